@@ -126,4 +126,4 @@ class CancelReason(StrEnum):
     POST_ONLY_WOULD_TAKE = "post_only_would_take"
     FOK_NOT_FILLED = "fok_not_filled"
     LEVERAGE_TOO_HIGH = "leverage_too_high"
-    BELOW_MIN_NOTIONAL = "below_min_notional"
+    NO_MARK_PRICE = "no_mark_price"

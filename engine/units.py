@@ -20,7 +20,15 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import (
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Underflow,
+)
 
 CASH_SCALE = 10**8
 """Money is counted in 1e-8 USDT."""
@@ -38,6 +46,11 @@ class UnitError(ValueError):
     """A decimal that cannot be represented exactly, or is not a finite number."""
 
 
+# Exact division: wide enough for any quotient that could pass the MAX_UNITS bound, and every
+# signal that would mean rounding or an out-of-range exponent is an error, not a silent fix.
+_EXACT = Context(prec=60, traps=[InvalidOperation, Inexact, Overflow, Underflow])
+
+
 def to_units(value: Decimal, step: Decimal) -> int:
     """Convert ``value`` to an exact integer count of ``step``.
 
@@ -46,15 +59,22 @@ def to_units(value: Decimal, step: Decimal) -> int:
     """
     if not value.is_finite():
         raise UnitError(f"{value} is not a finite number")
+    if abs(value) > step * MAX_UNITS:
+        raise UnitError(f"{value:f} is too large" if abs(value.adjusted()) < 40
+                        else f"{value} is too large")
     try:
-        units = value / step
-    except InvalidOperation as exc:  # pragma: no cover (step is validated positive)
-        raise UnitError(str(exc)) from exc
-    if abs(units) > MAX_UNITS:
-        raise UnitError(f"{value} is too large")
-    if units != units.to_integral_value():
-        raise UnitError(f"{value} is not a multiple of {step}")
+        units = _EXACT.divide(value, step)
+        whole = units == units.to_integral_value(context=_EXACT)
+    except DecimalException:
+        whole = False
+    if not whole:
+        raise UnitError(f"{_plain(value)} is not a multiple of {_plain(step)}")
     return int(units)
+
+
+def _plain(value: Decimal) -> str:
+    """A decimal for a message, without scientific notation where that stays short."""
+    return f"{value:f}" if -30 < value.adjusted() < 30 else str(value)
 
 
 def decimals_of(step: Decimal) -> int:
@@ -131,8 +151,11 @@ def mul_rate_down(amount: int, rate: int) -> int:
 # -- time ------------------------------------------------------------------------------------
 
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:\d{2})$"
+    r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?"
+    r"(Z|z|[+-][0-9]{2}:[0-9]{2})"
 )
+_MAX_NS = 2**63 - 1
+"""Timestamps fit a signed 64-bit integer (until 2262), as numpy and msgpack want them."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -145,7 +168,7 @@ def parse_timestamp(text: str) -> int:
     Raises:
         UnitError: the text is not an RFC 3339 timestamp with a time zone.
     """
-    match = _RFC3339.match(text)
+    match = _RFC3339.fullmatch(text)
     if match is None:
         raise UnitError(f"{text!r} is not an RFC 3339 timestamp such as 2026-01-07T10:00:00Z")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
@@ -156,10 +179,15 @@ def parse_timestamp(text: str) -> int:
         raise UnitError(f"{text!r}: {exc}") from exc
     seconds = (moment - _EPOCH) // _ONE_SECOND
     if zone not in ("Z", "z"):
-        offset = int(zone[1:3]) * 3600 + int(zone[4:6]) * 60
+        hours, minutes = int(zone[1:3]), int(zone[4:6])
+        if hours > 23 or minutes > 59:
+            raise UnitError(f"{text!r}: time zone offset {zone} is out of range")
+        offset = hours * 3600 + minutes * 60
         seconds -= offset if zone[0] == "+" else -offset
-    nanos = int((fraction or "").ljust(9, "0"))
-    return seconds * NS_PER_SECOND + nanos
+    ns = seconds * NS_PER_SECOND + int((fraction or "").ljust(9, "0"))
+    if not 0 <= ns <= _MAX_NS:
+        raise UnitError(f"{text!r} is outside 1970-01-01 .. 2262-04-11")
+    return ns
 
 
 _ONE_SECOND = datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC) - _EPOCH

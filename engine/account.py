@@ -1,0 +1,91 @@
+"""Accounts and one-way positions, in integer units.
+
+A position keeps its signed size in lots and its *cost*: the exact entry notional in cash units
+of the lots still open. The average entry price is ``cost / (|size| x cash_per_tick_lot)`` and is
+never stored rounded, so unrealized PnL is exact and money is conserved to the last unit:
+whatever share of the cost a partial close removes (floor division), the same cash leaves the
+position as realized PnL, so ``realized - sign x cost`` moves by exactly the traded value.
+"""
+
+from __future__ import annotations
+
+from engine.book import Order
+
+
+class Position:
+    __slots__ = ("qty", "cost")
+
+    def __init__(self) -> None:
+        self.qty = 0
+        """Signed size in lots: long > 0, short < 0."""
+        self.cost = 0
+        """Entry notional of the open lots in cash units (>= 0)."""
+
+    def apply_fill(self, signed_qty: int, price: int, cash_per_tick_lot: int) -> int:
+        """Add a fill of ``signed_qty`` lots at ``price`` ticks; return the realized PnL.
+
+        Increase: cost grows by the fill's notional. Reduce: the closed share of the cost is
+        removed and the difference to the exit value realized. Flip: close all, then open the
+        rest at ``price`` (PERP-MECHANICS.md §1.12).
+        """
+        qty = self.qty
+        if qty == 0 or (qty > 0) == (signed_qty > 0):
+            self.qty = qty + signed_qty
+            self.cost += abs(signed_qty) * price * cash_per_tick_lot
+            return 0
+        size, fill = abs(qty), abs(signed_qty)
+        closing = min(size, fill)
+        cost_closed = self.cost * closing // size
+        exit_value = closing * price * cash_per_tick_lot
+        realized = exit_value - cost_closed if qty > 0 else cost_closed - exit_value
+        self.cost -= cost_closed
+        if fill > size:  # flip: the rest opens a new position at the fill price
+            self.qty = signed_qty + qty
+            self.cost = (fill - size) * price * cash_per_tick_lot
+        else:
+            self.qty = qty + signed_qty
+        return realized
+
+    def unrealized_pnl(self, mark: int, cash_per_tick_lot: int) -> int:
+        """``q x (mark - entry)`` in cash units, exact."""
+        value = self.qty * mark * cash_per_tick_lot
+        return value - self.cost if self.qty > 0 else value + self.cost
+
+    @property
+    def signed_cost(self) -> int:
+        """``sign(q) x cost``: what the open lots cost a long, or brought a short."""
+        return self.cost if self.qty > 0 else -self.cost
+
+
+class Account:
+    """A trader's wallet, positions and open orders. The exchange is the only writer."""
+
+    __slots__ = ("id", "wallet", "positions", "leverage", "orders", "client_ids", "deposited",
+                 "withdrawn", "realized_pnl", "fees_paid")
+
+    def __init__(self, account_id: str) -> None:
+        self.id = account_id
+        self.wallet = 0
+        """Cash units: deposits - withdrawals + realized PnL - fees (+ funding)."""
+        self.positions: dict[str, Position] = {}
+        self.leverage: dict[str, int] = {}
+        self.orders: dict[int, Order] = {}
+        """Open orders (resting or waiting for a trigger), by order id."""
+        self.client_ids: dict[str, int] = {}
+        self.deposited = 0
+        self.withdrawn = 0
+        self.realized_pnl = 0
+        self.fees_paid = 0
+
+    def position(self, symbol: str) -> Position:
+        position = self.positions.get(symbol)
+        if position is None:
+            position = self.positions[symbol] = Position()
+        return position
+
+    def position_qty(self, symbol: str) -> int:
+        position = self.positions.get(symbol)
+        return position.qty if position is not None else 0
+
+    def orders_on(self, symbol: str) -> list[Order]:
+        return [order for order in self.orders.values() if order.symbol == symbol]

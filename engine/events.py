@@ -1,0 +1,147 @@
+"""Events: what happened, in past tense, in engine units.
+
+Prices are ticks, quantities lots and money cash units of the event's symbol or account;
+``engine.protocol`` writes them as the decimal strings of DESIGN.md §4. ``ts`` is integer
+nanoseconds of simulated time. Money on an account's events is signed from that account's
+point of view (negative = paid).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from engine.enums import (
+    CancelReason,
+    Liquidity,
+    OrderType,
+    RejectReason,
+    Side,
+    StpMode,
+    TimeInForce,
+    TriggerBy,
+)
+
+
+class Event(msgspec.Struct, kw_only=True, frozen=True, tag_field="event", omit_defaults=True):
+    seq: int
+    ts: int
+
+
+class Accepted(Event, tag="accepted"):
+    order_id: int
+    account: str
+    symbol: str
+    side: Side
+    type: OrderType
+    qty: int
+    tif: TimeInForce
+    post_only: bool
+    reduce_only: bool
+    stp: StpMode
+    price: int | None = None
+    trigger_price: int | None = None
+    trigger_by: TriggerBy | None = None
+    client_id: str | None = None
+
+
+class Rejected(Event, tag="rejected"):
+    cmd: str
+    reason: RejectReason
+    message: str
+    account: str | None = None
+    symbol: str | None = None
+    order_id: int | None = None
+    client_id: str | None = None
+
+
+class Fill(Event, tag="fill"):
+    trade_id: int
+    order_id: int
+    account: str
+    symbol: str
+    side: Side
+    price: int
+    qty: int
+    fee: int
+    liquidity: Liquidity
+    realized_pnl: int
+    position: int
+    """Signed position size after this fill."""
+    client_id: str | None = None
+
+
+class Trade(Event, tag="trade"):
+    trade_id: int
+    symbol: str
+    price: int
+    qty: int
+    taker_side: Side
+
+
+class Cancelled(Event, tag="cancelled"):
+    order_id: int
+    account: str
+    symbol: str
+    reason: CancelReason
+    remaining: int
+    client_id: str | None = None
+
+
+class Amended(Event, tag="amended"):
+    order_id: int
+    account: str
+    symbol: str
+    qty: int
+    remaining: int
+    price: int | None = None
+    reason: str = "user"
+    """``user``, or ``reduce_only`` when the engine shrank a reduce-only order."""
+    client_id: str | None = None
+
+
+class Triggered(Event, tag="triggered"):
+    order_id: int
+    account: str
+    symbol: str
+    trigger_price: int
+    trigger_by: TriggerBy
+    type: OrderType
+    """What the order became: ``market`` or ``limit``."""
+    client_id: str | None = None
+
+
+class Leverage(Event, tag="leverage"):
+    account: str
+    symbol: str
+    leverage: int
+
+
+class Mark(Event, tag="mark"):
+    symbol: str
+    index: int
+    mark: int
+    last: int | None = None
+    funding_rate: int | None = None
+    next_funding: int | None = None
+
+
+class Balance(Event, tag="balance"):
+    account: str
+    amount: int
+    kind: str
+    wallet_balance: int
+    symbol: str | None = None
+
+
+class Error(Event, tag="error"):
+    line: int
+    message: str
+
+
+class Answer(Event, tag="answer"):
+    """The answer to a ``query``: ``what`` names it, ``data`` holds decimal strings."""
+
+    what: str
+    data: dict[str, Any]

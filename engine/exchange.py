@@ -1,0 +1,737 @@
+"""The exchange facade: every input is a command, every output a list of events.
+
+``Exchange.execute(command)`` is the one entry point. It dispatches on the command's type,
+converts decimals to engine units (rejecting what does not fit the instrument), and appends
+events, numbered by one ``seq`` counter, to the list it returns. Business refusals are
+``rejected`` events and change nothing; broken invariants raise.
+
+Order entry runs the same checks for a new order and for a conditional order whose trigger
+fired (``_entry_refusal``); a new order that fails them is rejected, a triggered one is
+cancelled with the same reason. Matching is ``engine.matching``; its fills come back through
+``_on_fill``, which moves positions, fees and realized PnL, and keeps resting reduce-only
+orders no larger than the position they reduce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+
+from engine import commands as c
+from engine import events as e
+from engine import views
+from engine.account import Account
+from engine.book import Order, OrderBook
+from engine.enums import (
+    CancelReason,
+    Liquidity,
+    OrderType,
+    RejectReason,
+    Side,
+    TimeInForce,
+    TriggerBy,
+)
+from engine.instrument import Instrument, default_instruments
+from engine.margin import order_initial_margin, resting_shapes, summarize
+from engine.matching import fillable, match
+from engine.units import (
+    RATE_SCALE,
+    UnitError,
+    cash_from_decimal,
+    ceil_div,
+    format_cash,
+    format_fixed,
+    mul_rate_up,
+    parse_timestamp,
+)
+
+
+class Refusal(Exception):
+    """Raised inside a handler to reject the command; carries the reason and a message.
+
+    Never escapes the exchange: ``execute`` turns it into a ``rejected`` event. Handlers raise
+    it before they change anything, which is what makes a rejected command change nothing.
+    """
+
+    def __init__(self, reason: RejectReason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class Exchange:
+    """A deterministic perpetual-futures venue: books, accounts, margin, matching."""
+
+    def __init__(self, instruments: Mapping[str, Instrument] | None = None) -> None:
+        self.instruments: dict[str, Instrument] = dict(
+            default_instruments() if instruments is None else instruments)
+        symbols = list(self.instruments)
+        self.books = {s: OrderBook(s) for s in symbols}
+        self.index: dict[str, int | None] = dict.fromkeys(symbols)
+        self.mark: dict[str, int | None] = dict.fromkeys(symbols)
+        self.last: dict[str, int | None] = dict.fromkeys(symbols)
+        self.conditional: dict[str, dict[int, Order]] = {s: {} for s in symbols}
+        """Orders waiting for their trigger, per symbol, in order-id order."""
+        self.accounts: dict[str, Account] = {}
+        self.now = 0
+        """Simulated time in ns since the epoch; moves only by the ``time`` command."""
+        self.seq = 0
+        self.next_order_id = 1
+        self.next_trade_id = 1
+        self.fee_income = 0
+        self.insurance_fund = 0
+        self.deposits = 0
+        self.withdrawals = 0
+        self._out: list[e.Event] = []
+        self._dispatch: dict[type, Callable[[Any], None]] = {
+            c.Deposit: self._deposit,
+            c.Withdraw: self._withdraw,
+            c.SetLeverage: self._set_leverage,
+            c.PlaceOrder: self._place,
+            c.CancelOrder: self._cancel,
+            c.AmendOrder: self._amend,
+            c.CancelAll: self._cancel_all,
+            c.SetIndex: self._set_index,
+            c.AdvanceTime: self._advance_time,
+            c.Query: self._query,
+        }
+
+    # -- the entry point -----------------------------------------------------------------------
+
+    def execute(self, command: c.Command) -> list[e.Event]:
+        """Apply one command; return the events it caused, in order."""
+        self._out = out = []
+        handler = self._dispatch.get(type(command))
+        if handler is None:
+            raise TypeError(f"not a command: {type(command).__name__}")
+        try:
+            handler(command)
+        except Refusal as refusal:
+            self._reject(command, refusal.reason, refusal.message)
+        return out
+
+    def error(self, line: int, message: str) -> list[e.Event]:
+        """An ``error`` event for input that is not a command at all (numbered like the rest)."""
+        self._out = out = []
+        self._emit(e.Error, line=line, message=message)
+        return out
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _emit(self, cls: type[e.Event], **fields: Any) -> None:
+        self.seq += 1
+        self._out.append(cls(seq=self.seq, ts=self.now, **fields))
+
+    def _reject(self, command: c.Command, reason: RejectReason, message: str) -> None:
+        tag = type(command).__struct_config__.tag
+        order_id = getattr(command, "order_id", None)
+        self._emit(e.Rejected, cmd=tag, reason=reason, message=message,
+                   account=getattr(command, "account", None),
+                   symbol=getattr(command, "symbol", None),
+                   order_id=order_id, client_id=getattr(command, "client_id", None))
+
+    def _cancelled(self, order: Order, reason: CancelReason) -> None:
+        self._emit(e.Cancelled, order_id=order.order_id, account=order.account,
+                   symbol=order.symbol, reason=reason, remaining=order.remaining,
+                   client_id=order.client_id)
+
+    # -- lookups that refuse -------------------------------------------------------------------
+
+    def _account(self, account_id: str) -> Account:
+        account = self.accounts.get(account_id)
+        if account is None:
+            raise Refusal(RejectReason.UNKNOWN_ACCOUNT,
+                          f"no account {account_id!r}: deposit to open one")
+        return account
+
+    def _instrument(self, symbol: str) -> Instrument:
+        instrument = self.instruments.get(symbol)
+        if instrument is None:
+            raise Refusal(RejectReason.UNKNOWN_SYMBOL,
+                          f"no instrument {symbol!r}; listed: {', '.join(self.instruments)}")
+        return instrument
+
+    def _mark(self, symbol: str) -> int:
+        mark = self.mark[symbol]
+        if mark is None:
+            raise Refusal(RejectReason.NO_MARK_PRICE, f"{symbol} has no mark price yet")
+        return mark
+
+    @staticmethod
+    def _amount(value: Any) -> int:
+        try:
+            amount = cash_from_decimal(value)
+        except UnitError as exc:
+            raise Refusal(RejectReason.INVALID_AMOUNT, f"amount {exc}") from exc
+        if amount <= 0:
+            raise Refusal(RejectReason.INVALID_AMOUNT, f"amount {value} must be positive")
+        return amount
+
+    @staticmethod
+    def _ticks(instrument: Instrument, value: Any, field: str) -> int:
+        try:
+            ticks = instrument.price_to_ticks(value)
+        except UnitError as exc:
+            raise Refusal(RejectReason.INVALID_PRICE,
+                          f"{field} {exc} (tick size {instrument.tick_size})") from exc
+        if ticks <= 0:
+            raise Refusal(RejectReason.INVALID_PRICE, f"{field} {value} must be positive")
+        return ticks
+
+    @staticmethod
+    def _lots(instrument: Instrument, value: Any, max_lots: int) -> int:
+        try:
+            lots = instrument.qty_to_lots(value)
+        except UnitError as exc:
+            if "too large" in str(exc):
+                raise Refusal(RejectReason.ABOVE_MAX_QTY, f"qty {exc}") from exc
+            raise Refusal(RejectReason.INVALID_QTY,
+                          f"qty {exc} (lot size {instrument.lot_size})") from exc
+        if lots <= 0:
+            raise Refusal(RejectReason.INVALID_QTY, f"qty {value} must be positive")
+        if lots > max_lots:
+            limit = format_fixed(max_lots, instrument.qty_decimals)
+            raise Refusal(RejectReason.ABOVE_MAX_QTY, f"qty {value} is above the maximum {limit}")
+        if lots < instrument.min_qty:
+            limit = format_fixed(instrument.min_qty, instrument.qty_decimals)
+            raise Refusal(RejectReason.BELOW_MIN_QTY, f"qty {value} is below the minimum {limit}")
+        return lots
+
+    def _find_order(self, account: Account, order_id: int | None,
+                    client_id: str | None) -> Order:
+        if order_id is None and client_id is None:
+            raise Refusal(RejectReason.INVALID_ORDER, "give an order_id or a client_id")
+        if order_id is None:
+            order_id = account.client_ids.get(client_id or "")
+        order = account.orders.get(order_id) if order_id is not None else None
+        if order is None:
+            which = f"order_id {order_id}" if client_id is None else f"client_id {client_id!r}"
+            raise Refusal(RejectReason.UNKNOWN_ORDER, f"{account.id} has no open order with {which}")
+        return order
+
+    # -- money ---------------------------------------------------------------------------------
+
+    def _deposit(self, cmd: c.Deposit) -> None:
+        amount = self._amount(cmd.amount)
+        account = self.accounts.get(cmd.account)
+        if account is None:
+            account = self.accounts[cmd.account] = Account(cmd.account)
+        account.wallet += amount
+        account.deposited += amount
+        self.deposits += amount
+        self._emit(e.Balance, account=account.id, amount=amount, kind="deposit",
+                   wallet_balance=account.wallet)
+
+    def _withdraw(self, cmd: c.Withdraw) -> None:
+        account = self._account(cmd.account)
+        amount = self._amount(cmd.amount)
+        allowed = summarize(account, self.instruments, self.mark).max_withdraw
+        if amount > allowed:
+            raise Refusal(RejectReason.INSUFFICIENT_BALANCE,
+                          f"can withdraw at most {format_cash(allowed)} USDT")
+        account.wallet -= amount
+        account.withdrawn += amount
+        self.withdrawals += amount
+        self._emit(e.Balance, account=account.id, amount=-amount, kind="withdraw",
+                   wallet_balance=account.wallet)
+
+    def _set_leverage(self, cmd: c.SetLeverage) -> None:
+        account = self._account(cmd.account)
+        instrument = self._instrument(cmd.symbol)
+        leverage = cmd.leverage
+        if leverage < 1:
+            raise Refusal(RejectReason.INVALID_LEVERAGE, f"leverage {leverage} must be >= 1")
+        if leverage > instrument.max_leverage:
+            raise Refusal(RejectReason.LEVERAGE_TOO_HIGH,
+                          f"{cmd.symbol} allows at most {instrument.max_leverage}x")
+        previous = account.leverage.get(cmd.symbol, instrument.default_leverage)
+        if leverage > previous:
+            for is_buy in (True, False):
+                self._check_tier(account, instrument, is_buy, 0, 0, leverage)
+        account.leverage[cmd.symbol] = leverage
+        after = summarize(account, self.instruments, self.mark)
+        if after.available_balance < 0 and leverage < previous:
+            account.leverage[cmd.symbol] = previous
+            raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
+                          f"{leverage}x needs {format_cash(-after.available_balance)} USDT more "
+                          "margin than is available")
+        self._emit(e.Leverage, account=account.id, symbol=cmd.symbol, leverage=leverage)
+
+    # -- orders: entry -------------------------------------------------------------------------
+
+    def _place(self, cmd: c.PlaceOrder) -> None:
+        account = self._account(cmd.account)
+        instrument = self._instrument(cmd.symbol)
+        kind = cmd.type
+        is_market = not kind.has_limit_price
+        qty = self._lots(instrument, cmd.qty,
+                         instrument.max_market_qty if is_market else instrument.max_qty)
+        if kind.has_limit_price:
+            if cmd.price is None:
+                raise Refusal(RejectReason.INVALID_PRICE, f"a {kind} order needs a price")
+            price: int | None = self._ticks(instrument, cmd.price, "price")
+        elif cmd.price is not None:
+            raise Refusal(RejectReason.INVALID_ORDER, f"a {kind} order takes no price")
+        else:
+            price = None
+        if kind.is_conditional:
+            if cmd.trigger_price is None:
+                raise Refusal(RejectReason.INVALID_PRICE, f"a {kind} order needs a trigger_price")
+            trigger: int | None = self._ticks(instrument, cmd.trigger_price, "trigger_price")
+        elif cmd.trigger_price is not None:
+            raise Refusal(RejectReason.INVALID_ORDER, f"a {kind} order takes no trigger_price")
+        else:
+            trigger = None
+        if cmd.post_only and (is_market or cmd.tif is not TimeInForce.GTC):
+            raise Refusal(RejectReason.INVALID_ORDER, "post_only needs a gtc limit order")
+        if cmd.client_id is not None and cmd.client_id in account.client_ids:
+            raise Refusal(RejectReason.DUPLICATE_CLIENT_ID,
+                          f"client_id {cmd.client_id!r} is already used by an open order")
+        mark = self._mark(cmd.symbol)
+        is_buy = cmd.side is Side.BUY
+        if cmd.reduce_only:
+            self._check_reduces(account, cmd.symbol, is_buy)
+        elif instrument.notional(price or mark, qty) < instrument.min_notional:
+            # reduce-only orders are exempt so that a dust position can always be closed
+            raise Refusal(RejectReason.BELOW_MIN_NOTIONAL,
+                          f"notional below the minimum {format_cash(instrument.min_notional)} "
+                          "USDT")
+        order = Order(order_id=self.next_order_id, account=account.id, symbol=cmd.symbol,
+                      side=cmd.side, type=kind, qty=qty, price=price, trigger_price=trigger,
+                      trigger_by=cmd.trigger_by if trigger is not None else None, tif=cmd.tif,
+                      post_only=cmd.post_only, reduce_only=cmd.reduce_only,
+                      client_id=cmd.client_id, stp=cmd.stp)
+        if kind.is_conditional:
+            reference = self._trigger_reference(order)
+            if reference is not None and self._is_triggered(order, reference):
+                raise Refusal(RejectReason.WOULD_IMMEDIATELY_TRIGGER,
+                              f"{order.trigger_by} price is already past the trigger")
+        else:
+            refusal = self._entry_refusal(account, instrument, order)
+            if refusal is not None:
+                raise refusal
+        self.next_order_id += 1
+        self._open(account, order)
+        self._emit(e.Accepted, order_id=order.order_id, account=order.account,
+                   symbol=order.symbol, side=order.side, type=order.type, qty=order.qty,
+                   tif=order.tif, post_only=order.post_only, reduce_only=order.reduce_only,
+                   stp=order.stp, price=order.price, trigger_price=order.trigger_price,
+                   trigger_by=order.trigger_by, client_id=order.client_id)
+        if kind.is_conditional:
+            self.conditional[order.symbol][order.order_id] = order
+            return
+        if self._execute(account, instrument, order):
+            self._fire_triggers(order.symbol)
+
+    def _check_reduces(self, account: Account, symbol: str, is_buy: bool) -> None:
+        position = account.position_qty(symbol)
+        if position == 0 or (position > 0) == is_buy:
+            raise Refusal(RejectReason.REDUCE_ONLY_WOULD_INCREASE,
+                          "reduce_only order would open or increase a position"
+                          if position == 0 else
+                          "reduce_only order is on the same side as the position")
+
+    def _band(self, instrument: Instrument, is_buy: bool, mark: int) -> int:
+        """The furthest price an order of this side may rest at or trade at, in ticks."""
+        if is_buy:
+            return mark * (RATE_SCALE + instrument.price_band) // RATE_SCALE
+        return ceil_div(mark * (RATE_SCALE - instrument.price_band), RATE_SCALE)
+
+    def _entry_refusal(self, account: Account, instrument: Instrument,
+                       order: Order) -> Refusal | None:
+        """The first rule an order breaks on entering the book, or None. Changes nothing."""
+        symbol, is_buy = order.symbol, order.is_buy
+        book = self.books[symbol]
+        mark = self._mark(symbol)
+        band = self._band(instrument, is_buy, mark)
+        if order.price is not None and (order.price > band if is_buy else order.price < band):
+            return Refusal(RejectReason.PRICE_OUT_OF_BAND,
+                           f"{'buy above' if is_buy else 'sell below'} the "
+                           f"{format_fixed(band, instrument.price_decimals)} limit of the "
+                           "price band around the mark")
+        if order.post_only and book.would_cross(is_buy, order.price or 0):
+            return Refusal(RejectReason.POST_ONLY_WOULD_TAKE,
+                           "post_only order would trade against the book")
+        qty = order.remaining
+        if order.reduce_only:
+            qty = min(qty, abs(account.position_qty(symbol)))
+        assume_price = order.price
+        if order.price is None or order.tif is TimeInForce.FOK:
+            limit = band if order.price is None else order.price
+            can_fill, worst = fillable(book, is_buy, limit, qty, account.id, order.stp)
+            if order.tif is TimeInForce.FOK and can_fill < qty:
+                return Refusal(RejectReason.FOK_NOT_FILLED,
+                               "fill-or-kill order cannot be filled in full now")
+            if order.price is None:
+                if can_fill == 0:
+                    best = book.best_level(Side.SELL if is_buy else Side.BUY)
+                    if best is not None and (best.price > band if is_buy else best.price < band):
+                        return Refusal(RejectReason.PRICE_OUT_OF_BAND,
+                                       "the best opposite price is outside the price band")
+                    return Refusal(RejectReason.NO_LIQUIDITY,
+                                   "no resting liquidity for a market order")
+                qty, assume_price = can_fill, worst
+        if order.reduce_only:
+            return None
+        leverage = account.leverage.get(symbol, instrument.default_leverage)
+        assert assume_price is not None
+        try:
+            self._check_tier(account, instrument, is_buy, qty, assume_price, leverage)
+        except Refusal as refusal:
+            return refusal
+        shapes = resting_shapes(account, symbol)
+        position = account.position_qty(symbol)
+        before = order_initial_margin(instrument, shapes, position, mark, leverage)
+        shapes.append((is_buy, assume_price, qty))
+        cost = order_initial_margin(instrument, shapes, position, mark, leverage) - before
+        if cost > 0:
+            available = summarize(account, self.instruments, self.mark).available_balance
+            if cost > available:
+                return Refusal(RejectReason.INSUFFICIENT_MARGIN,
+                               f"order needs {format_cash(cost)} USDT of margin, "
+                               f"{format_cash(max(0, available))} available")
+        return None
+
+    def _check_tier(self, account: Account, instrument: Instrument, is_buy: bool, qty: int,
+                    price: int, leverage: int) -> None:
+        """Refuse unless the largest position this side could reach fits a tier that allows
+        ``leverage`` (Binance: max leverage is bounded by the bracket of the notional)."""
+        symbol = instrument.symbol
+        mark = self._mark(symbol) if self.mark[symbol] is not None else price
+        sign = 1 if is_buy else -1
+        exposure = sign * account.position_qty(symbol) + qty
+        worst = max(price, mark) if is_buy else min(price, mark) if price else mark
+        for order in account.orders.values():
+            if (order.symbol == symbol and order.is_buy == is_buy and order.live
+                    and not order.reduce_only and not order.type.is_conditional):
+                exposure += order.remaining
+                if order.price is not None:
+                    worst = max(worst, order.price) if is_buy else min(worst, order.price)
+        if exposure <= 0:
+            return
+        notional = instrument.notional(worst, exposure)
+        if instrument.max_leverage_for(notional) < leverage:
+            raise Refusal(RejectReason.LEVERAGE_TOO_HIGH,
+                          f"a {format_cash(notional)} USDT position is above the cap for "
+                          f"{leverage}x on {symbol}; lower the leverage")
+
+    def _open(self, account: Account, order: Order) -> None:
+        account.orders[order.order_id] = order
+        if order.client_id is not None:
+            account.client_ids[order.client_id] = order.order_id
+
+    def _close(self, order: Order) -> None:
+        """Forget an order that is done (filled, cancelled or expired)."""
+        account = self.accounts[order.account]
+        del account.orders[order.order_id]
+        if order.client_id is not None:
+            del account.client_ids[order.client_id]
+
+    # -- orders: matching ----------------------------------------------------------------------
+
+    def _execute(self, account: Account, instrument: Instrument, order: Order) -> bool:
+        """Match ``order`` as a taker, then rest or cancel what is left.
+
+        Returns:
+            True if anything traded (the last price may have moved).
+        """
+        symbol = order.symbol
+        if order.reduce_only:
+            allowed = abs(account.position_qty(symbol))
+            if order.remaining > allowed:
+                self._shrink(order, order.remaining - allowed, book=None)
+                if order.remaining == 0:
+                    self._cancelled(order, CancelReason.REDUCE_ONLY)
+                    self._close(order)
+                    return False
+        book = self.books[symbol]
+        band = self._band(instrument, order.is_buy, self._mark(symbol))
+        limit = band if order.price is None else order.price
+        filled_before = order.filled
+        stp_expired = match(book, order, limit, self._on_fill_for(order), self._on_stp)
+        traded = order.filled > filled_before
+        if order.remaining == 0:
+            self._close(order)
+        elif stp_expired:
+            self._cancelled(order, CancelReason.STP)
+            self._close(order)
+        elif order.price is None:
+            best = book.best_level(Side.SELL if order.is_buy else Side.BUY)
+            self._cancelled(order, CancelReason.NO_LIQUIDITY if best is None
+                            else CancelReason.BAND)
+            self._close(order)
+        elif order.tif is TimeInForce.GTC:
+            book.add(order)
+        else:
+            self._cancelled(order, CancelReason.IOC_REMAINDER if order.tif is TimeInForce.IOC
+                            else CancelReason.FOK_NOT_FILLED)
+            self._close(order)
+        return traded
+
+    def _on_fill_for(self, taker: Order) -> Callable[[Order, int, int], None]:
+        def on_fill(maker: Order, price: int, qty: int) -> None:
+            self._trade(taker, maker, price, qty)
+        return on_fill
+
+    def _on_stp(self, maker: Order) -> None:
+        self._cancelled(maker, CancelReason.STP)
+        self._close(maker)
+
+    def _trade(self, taker: Order, maker: Order, price: int, qty: int) -> None:
+        symbol = taker.symbol
+        instrument = self.instruments[symbol]
+        trade_id = self.next_trade_id
+        self.next_trade_id += 1
+        self.last[symbol] = price
+        self._emit(e.Trade, trade_id=trade_id, symbol=symbol, price=price, qty=qty,
+                   taker_side=taker.side)
+        notional = instrument.notional(price, qty)
+        self._settle_fill(taker, trade_id, price, qty, mul_rate_up(notional, instrument.taker_fee),
+                          Liquidity.TAKER)
+        self._settle_fill(maker, trade_id, price, qty, mul_rate_up(notional, instrument.maker_fee),
+                          Liquidity.MAKER)
+        if not maker.live:
+            self._close(maker)
+        self._fit_reduce_only(self.accounts[maker.account], symbol)
+        self._fit_reduce_only(self.accounts[taker.account], symbol)
+
+    def _settle_fill(self, order: Order, trade_id: int, price: int, qty: int, fee: int,
+                     liquidity: Liquidity) -> None:
+        account = self.accounts[order.account]
+        position = account.position(order.symbol)
+        signed = qty if order.is_buy else -qty
+        realized = position.apply_fill(signed, price,
+                                       self.instruments[order.symbol].cash_per_tick_lot)
+        account.wallet += realized - fee
+        account.realized_pnl += realized
+        account.fees_paid += fee
+        self.fee_income += fee
+        self._emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
+                   symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
+                   liquidity=liquidity, realized_pnl=realized, position=position.qty,
+                   client_id=order.client_id)
+
+    def _shrink(self, order: Order, qty: int, book: OrderBook | None) -> None:
+        """Take ``qty`` off an order's size for reduce-only, keeping its place in the queue."""
+        if book is not None:
+            book.reduce(order, qty, filled=False)
+        else:
+            order.qty -= qty
+        if order.remaining:
+            self._emit(e.Amended, order_id=order.order_id, account=order.account,
+                       symbol=order.symbol, qty=order.qty, remaining=order.remaining,
+                       price=order.price, reason="reduce_only", client_id=order.client_id)
+
+    def _fit_reduce_only(self, account: Account, symbol: str) -> None:
+        """Shrink or cancel resting reduce-only orders so that together, in priority order,
+        they never exceed the position they reduce (PERP-MECHANICS.md §5, pitfall 11)."""
+        resting = [o for o in account.orders.values()
+                   if o.reduce_only and o.symbol == symbol and o.live and o.price is not None
+                   and not o.type.is_conditional]
+        if not resting:
+            return
+        position = account.position_qty(symbol)
+        room = abs(position)
+        closing_is_buy = position < 0
+        resting.sort(key=lambda o: (o.price if not o.is_buy else -o.price, o.order_id))
+        book = self.books[symbol]
+        for order in resting:
+            if position == 0 or order.is_buy != closing_is_buy or room == 0:
+                book.remove(order)
+                self._cancelled(order, CancelReason.REDUCE_ONLY)
+                self._close(order)
+            elif order.remaining > room:
+                self._shrink(order, order.remaining - room, book)
+                room = 0
+            else:
+                room -= order.remaining
+
+    # -- orders: conditional -------------------------------------------------------------------
+
+    def _trigger_reference(self, order: Order) -> int | None:
+        source = self.mark if order.trigger_by is TriggerBy.MARK else self.last
+        return source[order.symbol]
+
+    @staticmethod
+    def _is_triggered(order: Order, price: int) -> bool:
+        """Stops fire when the price reaches the trigger moving against the position they
+        protect (buy: up, sell: down); take-profits when it moves in favour."""
+        assert order.trigger_price is not None
+        rising = order.is_buy != order.type.is_take_profit
+        return price >= order.trigger_price if rising else price <= order.trigger_price
+
+    def _fire_triggers(self, symbol: str) -> None:
+        """Fire every conditional order of ``symbol`` whose trigger is reached, oldest first;
+        a fired order that trades can move the last price and fire more."""
+        pending = self.conditional[symbol]
+        while pending:
+            fired = None
+            for order in pending.values():
+                reference = self._trigger_reference(order)
+                if reference is not None and self._is_triggered(order, reference):
+                    fired = order
+                    break
+            if fired is None:
+                return
+            del pending[fired.order_id]
+            self._trigger(fired)
+
+    def _trigger(self, order: Order) -> None:
+        assert order.trigger_price is not None and order.trigger_by is not None
+        order.type = order.type.triggered_type
+        self._emit(e.Triggered, order_id=order.order_id, account=order.account,
+                   symbol=order.symbol, trigger_price=order.trigger_price,
+                   trigger_by=order.trigger_by, type=order.type, client_id=order.client_id)
+        account = self.accounts[order.account]
+        instrument = self.instruments[order.symbol]
+        if order.reduce_only:
+            position = account.position_qty(order.symbol)
+            if position == 0 or (position > 0) == order.is_buy:
+                self._cancelled(order, CancelReason.REDUCE_ONLY)
+                self._close(order)
+                return
+        refusal = self._entry_refusal(account, instrument, order)
+        if refusal is not None:
+            self._cancelled(order, CancelReason(refusal.reason.value))
+            self._close(order)
+            return
+        self._execute(account, instrument, order)
+
+    # -- orders: cancel and amend --------------------------------------------------------------
+
+    def _remove_open(self, order: Order) -> None:
+        if order.live and order.order_id in self.books[order.symbol].orders:
+            self.books[order.symbol].remove(order)
+        else:
+            self.conditional[order.symbol].pop(order.order_id, None)
+        self._close(order)
+
+    def _cancel(self, cmd: c.CancelOrder) -> None:
+        account = self._account(cmd.account)
+        order = self._find_order(account, cmd.order_id, cmd.client_id)
+        self._remove_open(order)
+        self._cancelled(order, CancelReason.USER)
+
+    def _cancel_all(self, cmd: c.CancelAll) -> None:
+        account = self._account(cmd.account)
+        if cmd.symbol is not None:
+            self._instrument(cmd.symbol)
+        for order in [o for o in account.orders.values()
+                      if cmd.symbol is None or o.symbol == cmd.symbol]:
+            self._remove_open(order)
+            self._cancelled(order, CancelReason.USER)
+
+    def _amend(self, cmd: c.AmendOrder) -> None:
+        account = self._account(cmd.account)
+        order = self._find_order(account, cmd.order_id, cmd.client_id)
+        instrument = self.instruments[order.symbol]
+        if cmd.qty is None and cmd.price is None:
+            raise Refusal(RejectReason.INVALID_ORDER, "amend needs a qty or a price")
+        is_market = not order.type.has_limit_price
+        new_qty = order.qty if cmd.qty is None else self._lots(
+            instrument, cmd.qty, instrument.max_market_qty if is_market else instrument.max_qty)
+        if new_qty <= order.filled:
+            raise Refusal(RejectReason.INVALID_QTY,
+                          f"qty must stay above the {format_fixed(order.filled, instrument.qty_decimals)} "
+                          "already filled")
+        if cmd.price is not None and is_market:
+            raise Refusal(RejectReason.INVALID_ORDER, f"a {order.type} order has no price to amend")
+        new_price = order.price if cmd.price is None else self._ticks(instrument, cmd.price,
+                                                                      "price")
+        if order.type.is_conditional:  # not in a book: no queue to keep, no margin held yet
+            order.qty, order.price = new_qty, new_price
+            self._amended(order)
+            return
+        assert new_price is not None
+        book = self.books[order.symbol]
+        if new_price == order.price and new_qty <= order.qty:
+            if new_qty < order.qty:
+                book.reduce(order, order.qty - new_qty, filled=False)
+            self._amended(order)
+            return
+        # a new price or a larger size loses queue priority: check it as a fresh order
+        candidate = Order(order_id=order.order_id, account=order.account, symbol=order.symbol,
+                          side=order.side, type=order.type, qty=new_qty - order.filled,
+                          price=new_price, tif=order.tif, post_only=order.post_only,
+                          reduce_only=order.reduce_only, client_id=order.client_id,
+                          stp=order.stp)
+        # the order's own margin and size must not count against its replacement; marking it
+        # not-live hides it from resting_shapes and _check_tier, and it keeps its queue place
+        # if the amend is refused
+        order.live = False
+        try:
+            if not order.reduce_only and instrument.notional(
+                    new_price, new_qty - order.filled) < instrument.min_notional:
+                raise Refusal(RejectReason.BELOW_MIN_NOTIONAL,
+                              f"notional below the minimum {format_cash(instrument.min_notional)}"
+                              " USDT")
+            refusal = self._entry_refusal(account, instrument, candidate)
+        finally:
+            order.live = True
+        if refusal is not None:
+            raise refusal
+        book.remove(order)
+        order.qty, order.price = new_qty, new_price
+        self._amended(order)
+        if self._execute(account, instrument, order):
+            self._fire_triggers(order.symbol)
+
+    def _amended(self, order: Order) -> None:
+        self._emit(e.Amended, order_id=order.order_id, account=order.account,
+                   symbol=order.symbol, qty=order.qty, remaining=order.remaining,
+                   price=order.price, client_id=order.client_id)
+
+    # -- market inputs -------------------------------------------------------------------------
+
+    def _set_index(self, cmd: c.SetIndex) -> None:
+        instrument = self._instrument(cmd.symbol)
+        price = self._ticks(instrument, cmd.price, "price")
+        symbol = cmd.symbol
+        self.index[symbol] = price
+        self.mark[symbol] = price  # mark = index until the mark-price methods land
+        interval = instrument.funding_interval_ns
+        self._emit(e.Mark, symbol=symbol, index=price, mark=price, last=self.last[symbol],
+                   next_funding=(self.now // interval + 1) * interval)
+        self._fire_triggers(symbol)
+
+    def _advance_time(self, cmd: c.AdvanceTime) -> None:
+        try:
+            ts = parse_timestamp(cmd.ts)
+        except UnitError as exc:
+            raise Refusal(RejectReason.INVALID_TIMESTAMP, str(exc)) from exc
+        if ts < self.now:
+            raise Refusal(RejectReason.TIME_GOES_BACKWARDS,
+                          f"{cmd.ts} is before the engine clock")
+        self.now = ts
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def _query(self, cmd: c.Query) -> None:
+        if cmd.what == "account":
+            if cmd.account is None:
+                raise Refusal(RejectReason.UNKNOWN_ACCOUNT, "query account needs an account")
+            data = views.account_view(self, self._account(cmd.account))
+        elif cmd.what == "book":
+            if cmd.symbol is None:
+                raise Refusal(RejectReason.UNKNOWN_SYMBOL, "query book needs a symbol")
+            self._instrument(cmd.symbol)
+            data = views.book_view(self, cmd.symbol, cmd.depth)
+        elif cmd.what == "instruments":
+            data = views.instruments_view(self.instruments)
+        else:
+            data = views.insurance_view(self)
+        self._emit(e.Answer, what=cmd.what, data=data)
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def state_hash(self) -> str:
+        """A digest of the whole state: equal states give equal hashes (blake2b of msgpack)."""
+        return hashlib.blake2b(msgspec.msgpack.encode(views.canonical_state(self)),
+                               digest_size=16).hexdigest()
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError if any invariant of DESIGN.md §3 does not hold."""
+        views.check_invariants(self)

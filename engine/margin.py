@@ -1,0 +1,116 @@
+"""Margin arithmetic of a cross account (PERP-MECHANICS.md §1.8-§1.11), exact in cash units.
+
+- Position initial margin: ``|q| x mark / leverage``, rounded up.
+- Order margin per symbol: each side's *opening* quantity (the part that would grow |q| after
+  the better-priced orders of that side filled; closing parts and reduce-only orders need
+  nothing) at ``price / leverage``, plus the open loss of an order priced through the mark;
+  the symbol reserves ``max(buys, sells)`` since both sides cannot fill into one position.
+- Maintenance margin by the tier of the notional at mark, less the tier's ``cum``.
+- Available balance = margin balance - position IM - order IM; max withdrawable also keeps
+  unrealized profit in the account (PERP-MECHANICS.md §1.10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import msgspec
+
+from engine.account import Account
+from engine.instrument import Instrument
+from engine.units import RATE_SCALE, ceil_div
+
+OrderShape = tuple[bool, int, int]
+"""(is_buy, price in ticks, remaining lots) of an order that would rest."""
+
+
+def position_initial_margin(instrument: Instrument, qty: int, mark: int, leverage: int) -> int:
+    return ceil_div(abs(qty) * mark * instrument.cash_per_tick_lot, leverage)
+
+
+def order_initial_margin(instrument: Instrument, orders: Iterable[OrderShape], position_qty: int,
+                         mark: int, leverage: int) -> int:
+    """Margin reserved by the resting orders of one symbol. O(n log n) in the orders."""
+    buys = sorted(((p, q) for is_buy, p, q in orders if is_buy), reverse=True)
+    sells = sorted((p, q) for is_buy, p, q in orders if not is_buy)
+    per_lot = instrument.cash_per_tick_lot
+    reserved = []
+    for levels, to_close, sign in ((buys, max(0, -position_qty), 1),
+                                   (sells, max(0, position_qty), -1)):
+        value = loss = 0
+        for price, qty in levels:
+            closing = min(qty, to_close)
+            to_close -= closing
+            opening = qty - closing
+            value += opening * price
+            # open loss: a buy above the mark (a sell below it) loses that much when filled
+            loss += opening * max(0, sign * (price - mark))
+        reserved.append(ceil_div(value * per_lot, leverage) + loss * per_lot)
+    return max(reserved)
+
+
+def resting_shapes(account: Account, symbol: str) -> list[OrderShape]:
+    """The orders of ``account`` on ``symbol`` that reserve margin: resting, not reduce-only."""
+    return [(o.is_buy, o.price, o.remaining) for o in account.orders.values()
+            if o.symbol == symbol and o.live and o.price is not None and not o.reduce_only
+            and not o.type.is_conditional]
+
+
+class MarginSummary(msgspec.Struct, frozen=True, kw_only=True):
+    """An account's margin in cash units; the margin ratio is over RATE_SCALE."""
+
+    wallet_balance: int
+    unrealized_pnl: int
+    margin_balance: int
+    position_margin: int
+    order_margin: int
+    maintenance_margin: int
+    available_balance: int
+    max_withdraw: int
+
+    @property
+    def margin_ratio(self) -> int | None:
+        """maintenance / margin balance, rounded up; None when the balance is not positive."""
+        if self.margin_balance <= 0:
+            return None
+        return ceil_div(self.maintenance_margin * RATE_SCALE, self.margin_balance)
+
+
+def symbols_in_use(account: Account) -> list[str]:
+    """Symbols where the account has a position or an open order, in a stable order."""
+    used = {s for s, p in account.positions.items() if p.qty}
+    used.update(order.symbol for order in account.orders.values())
+    return sorted(used)
+
+
+def summarize(account: Account, instruments: Mapping[str, Instrument],
+              marks: Mapping[str, int | None]) -> MarginSummary:
+    """The margin state of a cross account at the given marks. O(positions + orders)."""
+    upnl = position_im = order_im = maintenance = 0
+    for symbol in symbols_in_use(account):
+        mark = marks.get(symbol)
+        if mark is None:  # no price yet: nothing can have traded, no order can rest
+            continue
+        instrument = instruments[symbol]
+        leverage = account.leverage.get(symbol, instrument.default_leverage)
+        qty = account.position_qty(symbol)
+        if qty:
+            position = account.positions[symbol]
+            upnl += position.unrealized_pnl(mark, instrument.cash_per_tick_lot)
+            position_im += position_initial_margin(instrument, qty, mark, leverage)
+            maintenance += instrument.maintenance_margin(
+                abs(qty) * mark * instrument.cash_per_tick_lot)
+        order_im += order_initial_margin(instrument, resting_shapes(account, symbol), qty, mark,
+                                         leverage)
+    margin_balance = account.wallet + upnl
+    available = margin_balance - position_im - order_im
+    return MarginSummary(
+        wallet_balance=account.wallet,
+        unrealized_pnl=upnl,
+        margin_balance=margin_balance,
+        position_margin=position_im,
+        order_margin=order_im,
+        maintenance_margin=maintenance,
+        available_balance=available,
+        max_withdraw=max(0, min(available, account.wallet - position_im - order_im)),
+    )

@@ -1,0 +1,85 @@
+"""Price-time matching of one taker order against one book.
+
+Matching decides *what* trades; it knows no accounts, margin or events. The effects of a fill
+or of a self-trade cancellation are callables handed in by the exchange (as nautilus_trader's
+``MatchingCore`` takes its ``fill_*`` callables), which keeps this loop short and testable
+against the reference matcher in tests/engine_tests/reference_book.py.
+
+Self-trade prevention follows Binance: the taker's mode decides, a resting order's mode is
+ignored, and an STP cancellation is not a trade (no fill, no fee, no last price).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine.book import Order, OrderBook
+from engine.enums import StpMode
+
+OnFill = Callable[[Order, int, int], None]
+"""on_fill(maker, price_ticks, qty_lots), called after the book has been updated."""
+OnStp = Callable[[Order], None]
+"""on_stp(maker), called after a resting order was taken out of the book by STP."""
+
+
+def crosses(is_buy: bool, limit: int, price: int) -> bool:
+    """Is a resting ``price`` acceptable to a taker with this ``limit``?"""
+    return price <= limit if is_buy else price >= limit
+
+
+def match(book: OrderBook, taker: Order, limit: int, on_fill: OnFill, on_stp: OnStp) -> bool:
+    """Trade ``taker`` against the book up to ``limit`` (ticks) until it is filled.
+
+    The taker's ``filled`` grows with every fill; it never rests here.
+    O(k log L) for k fills and L price levels.
+
+    Returns:
+        True when self-trade prevention expired the taker (expire_taker / expire_both).
+    """
+    is_buy = taker.is_buy
+    levels = book.asks if is_buy else book.bids
+    account, stp = taker.account, taker.stp
+    while taker.filled < taker.qty and levels:
+        level = levels.peekitem(0)[1]
+        if not crosses(is_buy, limit, level.price):
+            break
+        maker = level.front()
+        if maker.account == account:
+            if stp is not StpMode.EXPIRE_TAKER:
+                book.remove(maker)
+                on_stp(maker)
+            if stp is not StpMode.EXPIRE_MAKER:
+                return True
+            continue
+        qty = min(taker.qty - taker.filled, maker.remaining)
+        book.reduce(maker, qty, filled=True)
+        taker.filled += qty
+        on_fill(maker, level.price, qty)
+    return False
+
+
+def fillable(book: OrderBook, is_buy: bool, limit: int, qty: int, account: str,
+              stp: StpMode) -> tuple[int, int | None]:
+    """Dry run of ``match``: how much a taker could fill now, and at what worst price.
+
+    Changes nothing. Used for fill-or-kill and for the margin of a market order.
+    O(n) in the orders walked.
+
+    Returns:
+        (fillable lots, worst price in ticks or None when nothing fills).
+    """
+    levels = book.asks if is_buy else book.bids
+    fillable, worst = 0, None
+    for level in levels.values():
+        if fillable >= qty or not crosses(is_buy, limit, level.price):
+            break
+        for maker in level.live_orders():
+            if maker.account == account:
+                if stp is StpMode.EXPIRE_MAKER:
+                    continue
+                return min(fillable, qty), worst
+            fillable += maker.remaining
+            worst = level.price
+            if fillable >= qty:
+                break
+    return min(fillable, qty), worst

@@ -1,0 +1,234 @@
+"""Read models of the exchange: query answers, the canonical state, the invariants.
+
+Answers are plain dicts of decimal strings, ready for the protocol and the screen, so no
+reader has to compute money. They are built on request, never on the hot path.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import TYPE_CHECKING, Any
+
+from engine.enums import Side
+from engine.instrument import Instrument
+from engine.margin import position_initial_margin, summarize
+from engine.units import CASH_SCALE, format_cash, format_fixed, format_rate, format_timestamp
+
+if TYPE_CHECKING:
+    from engine.account import Account, Position
+    from engine.book import Order
+    from engine.exchange import Exchange
+
+
+def price_text(instrument: Instrument, ticks: int | None) -> str | None:
+    return None if ticks is None else format_fixed(ticks, instrument.price_decimals)
+
+
+def qty_text(instrument: Instrument, lots: int) -> str:
+    return format_fixed(lots, instrument.qty_decimals)
+
+
+def entry_price_text(instrument: Instrument, position: Position) -> str | None:
+    """The average entry price, exact to 8 decimals (half-even), never fewer than the tick's."""
+    if position.qty == 0:
+        return None
+    price = (Decimal(position.cost) / (abs(position.qty) * CASH_SCALE)) / instrument.lot_size
+    text = format(price.quantize(Decimal("1e-8"), rounding=ROUND_HALF_EVEN), "f")
+    keep = len(text) - 8 + instrument.price_decimals if instrument.price_decimals else len(text) - 9
+    return text[:keep] + text[keep:].rstrip("0") if "." in text else text
+
+
+def account_view(exchange: Exchange, account: Account) -> dict[str, Any]:
+    margin = summarize(account, exchange.instruments, exchange.mark)
+    ratio = margin.margin_ratio
+    positions = []
+    for symbol in sorted(account.positions):
+        position = account.positions[symbol]
+        if position.qty == 0:
+            continue
+        instrument = exchange.instruments[symbol]
+        mark = exchange.mark[symbol]
+        assert mark is not None
+        leverage = account.leverage.get(symbol, instrument.default_leverage)
+        positions.append({
+            "symbol": symbol,
+            "size": qty_text(instrument, position.qty),
+            "entry_price": entry_price_text(instrument, position),
+            "mark_price": price_text(instrument, mark),
+            "unrealized_pnl": format_cash(position.unrealized_pnl(
+                mark, instrument.cash_per_tick_lot)),
+            "initial_margin": format_cash(position_initial_margin(
+                instrument, position.qty, mark, leverage)),
+            "leverage": leverage,
+            "margin_mode": "cross",
+        })
+    return {
+        "account": account.id,
+        "wallet_balance": format_cash(margin.wallet_balance),
+        "unrealized_pnl": format_cash(margin.unrealized_pnl),
+        "margin_balance": format_cash(margin.margin_balance),
+        "maintenance_margin": format_cash(margin.maintenance_margin),
+        "margin_ratio": None if ratio is None else format_rate(ratio),
+        "position_margin": format_cash(margin.position_margin),
+        "order_margin": format_cash(margin.order_margin),
+        "available_balance": format_cash(margin.available_balance),
+        "max_withdraw": format_cash(margin.max_withdraw),
+        "realized_pnl": format_cash(account.realized_pnl),
+        "fees_paid": format_cash(account.fees_paid),
+        "positions": positions,
+        "orders": [order_view(exchange.instruments[o.symbol], o)
+                   for o in account.orders.values()],
+    }
+
+
+def order_view(instrument: Instrument, order: Order) -> dict[str, Any]:
+    view: dict[str, Any] = {
+        "order_id": order.order_id,
+        "client_id": order.client_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.type.value,
+        "qty": qty_text(instrument, order.qty),
+        "filled_qty": qty_text(instrument, order.filled),
+        "price": price_text(instrument, order.price),
+        "trigger_price": price_text(instrument, order.trigger_price),
+        "trigger_by": None if order.trigger_by is None else order.trigger_by.value,
+        "tif": order.tif.value,
+        "flags": [flag for flag, on in (("post_only", order.post_only),
+                                         ("reduce_only", order.reduce_only)) if on],
+    }
+    return {k: v for k, v in view.items() if v is not None}
+
+
+def book_view(exchange: Exchange, symbol: str, depth: int) -> dict[str, Any]:
+    instrument = exchange.instruments[symbol]
+    book = exchange.books[symbol]
+
+    def side(levels: list[tuple[int, int]]) -> list[list[str]]:
+        return [[format_fixed(p, instrument.price_decimals), qty_text(instrument, q)]
+                for p, q in levels]
+
+    return {
+        "symbol": symbol,
+        "bids": side(book.depth(Side.BUY, depth)),
+        "asks": side(book.depth(Side.SELL, depth)),
+        "index": price_text(instrument, exchange.index[symbol]),
+        "mark": price_text(instrument, exchange.mark[symbol]),
+        "last": price_text(instrument, exchange.last[symbol]),
+    }
+
+
+def instruments_view(instruments: dict[str, Instrument]) -> dict[str, Any]:
+    out = []
+    for instrument in instruments.values():
+        out.append({
+            "symbol": instrument.symbol,
+            "tick_size": str(instrument.tick_size),
+            "lot_size": str(instrument.lot_size),
+            "min_qty": qty_text(instrument, instrument.min_qty),
+            "max_qty": qty_text(instrument, instrument.max_qty),
+            "max_market_qty": qty_text(instrument, instrument.max_market_qty),
+            "min_notional": format_cash(instrument.min_notional),
+            "maker_fee": format_rate(instrument.maker_fee),
+            "taker_fee": format_rate(instrument.taker_fee),
+            "clearance_fee": format_rate(instrument.clearance_fee),
+            "funding_interval_hours": instrument.funding_interval_ns // (3600 * 10**9),
+            "interest_rate": format_rate(instrument.interest_rate),
+            "funding_cap": format_rate(instrument.funding_cap),
+            "impact_margin_notional": format_cash(instrument.impact_margin_notional),
+            "price_band": format_rate(instrument.price_band),
+            "mark_method": instrument.mark_method,
+            "market_hours": instrument.market_hours,
+            "default_leverage": instrument.default_leverage,
+            "tiers": [{"notional_floor": format_cash(t.floor), "notional_cap": format_cash(t.cap),
+                       "max_leverage": t.max_leverage, "mmr": format_rate(t.mmr),
+                       "maintenance_amount": format_cash(t.cum)} for t in instrument.tiers],
+        })
+    return {"instruments": out}
+
+
+def insurance_view(exchange: Exchange) -> dict[str, Any]:
+    return {"funds": [{"fund": "main", "symbols": list(exchange.instruments),
+                       "balance": format_cash(exchange.insurance_fund)}]}
+
+
+def canonical_state(exchange: Exchange) -> list[Any]:
+    """Everything that decides future behaviour, in a fixed order (for ``state_hash``)."""
+    books = []
+    for symbol, book in exchange.books.items():
+        sides = []
+        for side in (Side.BUY, Side.SELL):
+            sides.append([[level.price, [o.order_id for o in level.live_orders()]]
+                          for level in book.levels(side)])
+        books.append([symbol, sides, exchange.index[symbol], exchange.mark[symbol],
+                      exchange.last[symbol], list(exchange.conditional[symbol])])
+    accounts = []
+    for account_id in sorted(exchange.accounts):
+        account = exchange.accounts[account_id]
+        accounts.append([
+            account_id, account.wallet, account.deposited, account.withdrawn,
+            account.realized_pnl, account.fees_paid,
+            sorted([s, p.qty, p.cost] for s, p in account.positions.items()),
+            sorted(account.leverage.items()),
+            [[o.order_id, o.symbol, o.side.value, o.type.value, o.qty, o.filled, o.price,
+              o.trigger_price, None if o.trigger_by is None else o.trigger_by.value,
+              o.tif.value, o.post_only, o.reduce_only, o.client_id, o.stp.value]
+             for o in account.orders.values()],
+        ])
+    return [exchange.now, exchange.seq, exchange.next_order_id, exchange.next_trade_id,
+            exchange.fee_income, exchange.insurance_fund, exchange.deposits,
+            exchange.withdrawals, books, accounts]
+
+
+def check_invariants(exchange: Exchange) -> None:
+    """DESIGN.md §3: books sound, orders indexed, open interest balanced, money conserved."""
+    open_ids: dict[int, Order] = {}
+    for account in exchange.accounts.values():
+        assert account.wallet == (account.deposited - account.withdrawn + account.realized_pnl
+                                  - account.fees_paid), f"{account.id}: wallet != its ledger"
+        for order_id, order in account.orders.items():
+            assert order.account == account.id and order.order_id == order_id
+            assert 0 < order.remaining <= order.qty, f"{order!r}: open with nothing left"
+            open_ids[order_id] = order
+        for client_id, order_id in account.client_ids.items():
+            assert account.orders[order_id].client_id == client_id, f"client_id {client_id}"
+        assert len(account.client_ids) == sum(
+            o.client_id is not None for o in account.orders.values())
+        for symbol, position in account.positions.items():
+            assert (position.qty == 0) == (position.cost == 0), f"{account.id} {symbol}: cost"
+            fit_reduce_only_holds(account, symbol)
+    for symbol, book in exchange.books.items():
+        book.check_invariants()
+        for order_id, order in book.orders.items():
+            assert open_ids.get(order_id) is order, f"book order {order_id} not on its account"
+            assert not order.type.is_conditional
+        for order_id, order in exchange.conditional[symbol].items():
+            assert open_ids.get(order_id) is order and order.type.is_conditional
+        long = sum(a.position_qty(symbol) for a in exchange.accounts.values()
+                   if a.position_qty(symbol) > 0)
+        short = -sum(a.position_qty(symbol) for a in exchange.accounts.values()
+                     if a.position_qty(symbol) < 0)
+        assert long == short, f"{symbol}: open interest long {long} != short {short}"
+    resting = sum(len(b.orders) for b in exchange.books.values())
+    waiting = sum(len(w) for w in exchange.conditional.values())
+    assert resting + waiting == len(open_ids), "an open order is neither resting nor waiting"
+    # sum of (wallet - what open positions cost) plus the venue's own accounts must equal the
+    # net deposits: trades move cash between accounts at one price, fees move it to the venue
+    held = sum(a.wallet - sum(p.signed_cost for p in a.positions.values() if p.qty)
+               for a in exchange.accounts.values())
+    assert held + exchange.fee_income + exchange.insurance_fund == (
+        exchange.deposits - exchange.withdrawals), "money is not conserved"
+
+
+def fit_reduce_only_holds(account: Account, symbol: str) -> None:
+    position = account.position_qty(symbol)
+    reducing = [o for o in account.orders.values() if o.symbol == symbol and o.reduce_only
+                and o.live and not o.type.is_conditional]
+    if not reducing:
+        return
+    assert position != 0, f"{account.id} {symbol}: reduce-only orders with no position"
+    assert all(o.is_buy == (position < 0) for o in reducing), "reduce-only on the wrong side"
+    assert sum(o.remaining for o in reducing) <= abs(position), "reduce-only exceeds position"
+
+
+__all__ = ["format_timestamp"]
