@@ -135,8 +135,12 @@ class OrderBook:
     # -- commands --
 
     def add(self, order: Order) -> None:
-        """Rest ``order`` at the back of its price level. O(log L) for L levels."""
-        assert order.price is not None
+        """Rest ``order`` at the back of its price level. O(log L) for L levels.
+
+        An order object that has left the book is never added again: its dead entry may still
+        sit in a deque, and reviving it would make it live there too.
+        """
+        assert order.price is not None and order.live and order.order_id not in self.orders
         levels, key = (self.bids, -order.price) if order.is_buy else (self.asks, order.price)
         level = levels.get(key)
         if level is None:
@@ -144,7 +148,6 @@ class OrderBook:
         level.orders.append(order)
         level.qty += order.remaining
         level.count += 1
-        order.live = True
         self.orders[order.order_id] = order
 
     def remove(self, order: Order) -> None:

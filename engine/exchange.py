@@ -673,10 +673,13 @@ class Exchange:
             order.live = True
         if refusal is not None:
             raise refusal
+        # the replacement is a new object: the old one may linger dead in its level's deque
+        # (lazy deletion), and reviving it would make it live in two places
         book.remove(order)
-        order.qty, order.price = new_qty, new_price
-        self._amended(order)
-        if self._execute(account, instrument, order):
+        candidate.qty, candidate.filled = new_qty, order.filled
+        account.orders[order.order_id] = candidate
+        self._amended(candidate)
+        if self._execute(account, instrument, candidate):
             self._fire_triggers(order.symbol)
 
     def _amended(self, order: Order) -> None:
