@@ -50,8 +50,10 @@ class Order:
         self.reduce_only = reduce_only
         self.client_id = client_id
         self.stp = stp
-        self.live = True
-        """False once the order left the book; a dead entry may linger in a level's deque."""
+        self.live = False
+        """True exactly while the order rests in a book. A taker being matched, a conditional
+        order and an order that left the book are not live; the dead entry of the last may
+        linger in a level's deque until it reaches the front."""
 
     @property
     def remaining(self) -> int:
@@ -140,7 +142,7 @@ class OrderBook:
         An order object that has left the book is never added again: its dead entry may still
         sit in a deque, and reviving it would make it live there too.
         """
-        assert order.price is not None and order.live and order.order_id not in self.orders
+        assert order.price is not None and not order.live and order.order_id not in self.orders
         levels, key = (self.bids, -order.price) if order.is_buy else (self.asks, order.price)
         level = levels.get(key)
         if level is None:
@@ -148,6 +150,7 @@ class OrderBook:
         level.orders.append(order)
         level.qty += order.remaining
         level.count += 1
+        order.live = True
         self.orders[order.order_id] = order
 
     def remove(self, order: Order) -> None:

@@ -28,7 +28,6 @@ from engine.book import Order, OrderBook
 from engine.enums import (
     CancelReason,
     Liquidity,
-    OrderType,
     RejectReason,
     Side,
     TimeInForce,
@@ -43,7 +42,6 @@ from engine.units import (
     cash_from_decimal,
     ceil_div,
     format_cash,
-    format_fixed,
     mul_rate_up,
     parse_timestamp,
 )
@@ -193,10 +191,10 @@ class Exchange:
         if lots <= 0:
             raise Refusal(RejectReason.INVALID_QTY, f"qty {value} must be positive")
         if lots > max_lots:
-            limit = format_fixed(max_lots, instrument.qty_decimals)
+            limit = instrument.format_qty(max_lots)
             raise Refusal(RejectReason.ABOVE_MAX_QTY, f"qty {value} is above the maximum {limit}")
         if lots < instrument.min_qty:
-            limit = format_fixed(instrument.min_qty, instrument.qty_decimals)
+            limit = instrument.format_qty(instrument.min_qty)
             raise Refusal(RejectReason.BELOW_MIN_QTY, f"qty {value} is below the minimum {limit}")
         return lots
 
@@ -209,7 +207,8 @@ class Exchange:
         order = account.orders.get(order_id) if order_id is not None else None
         if order is None:
             which = f"order_id {order_id}" if client_id is None else f"client_id {client_id!r}"
-            raise Refusal(RejectReason.UNKNOWN_ORDER, f"{account.id} has no open order with {which}")
+            raise Refusal(RejectReason.UNKNOWN_ORDER,
+                          f"{account.id} has no open order with {which}")
         return order
 
     # -- money ---------------------------------------------------------------------------------
@@ -350,7 +349,7 @@ class Exchange:
         if order.price is not None and (order.price > band if is_buy else order.price < band):
             return Refusal(RejectReason.PRICE_OUT_OF_BAND,
                            f"{'buy above' if is_buy else 'sell below'} the "
-                           f"{format_fixed(band, instrument.price_decimals)} limit of the "
+                           f"{instrument.format_price(band)} limit of the "
                            "price band around the mark")
         if order.post_only and book.would_cross(is_buy, order.price or 0):
             return Refusal(RejectReason.POST_ONLY_WOULD_TAKE,
@@ -603,7 +602,7 @@ class Exchange:
     # -- orders: cancel and amend --------------------------------------------------------------
 
     def _remove_open(self, order: Order) -> None:
-        if order.live and order.order_id in self.books[order.symbol].orders:
+        if order.live:
             self.books[order.symbol].remove(order)
         else:
             self.conditional[order.symbol].pop(order.order_id, None)
@@ -635,7 +634,7 @@ class Exchange:
             instrument, cmd.qty, instrument.max_market_qty if is_market else instrument.max_qty)
         if new_qty <= order.filled:
             raise Refusal(RejectReason.INVALID_QTY,
-                          f"qty must stay above the {format_fixed(order.filled, instrument.qty_decimals)} "
+                          f"qty must stay above the {instrument.format_qty(order.filled)} "
                           "already filled")
         if cmd.price is not None and is_market:
             raise Refusal(RejectReason.INVALID_ORDER, f"a {order.type} order has no price to amend")
@@ -659,8 +658,8 @@ class Exchange:
                           reduce_only=order.reduce_only, client_id=order.client_id,
                           stp=order.stp)
         # the order's own margin and size must not count against its replacement; marking it
-        # not-live hides it from resting_shapes and _check_tier, and it keeps its queue place
-        # if the amend is refused
+        # not-live for the checks hides it from resting_shapes and _check_tier, and it keeps
+        # its queue place if the amend is refused
         order.live = False
         try:
             if not order.reduce_only and instrument.notional(

@@ -24,6 +24,7 @@ from engine.units import (
     UnitError,
     cash_from_decimal,
     decimals_of,
+    format_fixed,
     mul_rate_up,
     rate_from_decimal,
     to_units,
@@ -89,7 +90,8 @@ class InstrumentSpec(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """True for TradFi underlyings whose index stops while their market is closed."""
     max_mark_deviation: Rate | None = None
     """Bound on |mark / index - 1| (0.03 for XAU/XAG), or none."""
-    default_leverage: Annotated[int, msgspec.Meta(ge=1)] = 20
+    default_leverage: Annotated[int, msgspec.Meta(ge=1)] | None = None
+    """The leverage of an account that never chose one: 20x, or tier 1's max if lower."""
 
 
 class InstrumentFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -116,7 +118,11 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     tick_size: Decimal
     lot_size: Decimal
     price_decimals: int
+    """Decimals a price is written with (0.10 -> 2)."""
     qty_decimals: int
+    price_digits_per_tick: int
+    """A tick in units of the last written decimal (0.10 -> 10): ticks are not always 1."""
+    qty_digits_per_lot: int
     cash_per_tick_lot: int
     """Cash units of one tick on one lot: notional = price_ticks * qty_lots * this."""
     min_qty: int
@@ -165,6 +171,13 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
         """The highest leverage a position of ``notional`` may use; 0 above the last tier."""
         tier = self.tier_for(notional)
         return tier.max_leverage if tier is not None else 0
+
+    def format_price(self, ticks: int) -> str:
+        """Ticks as the decimal string of a price: 911269 ticks of 0.10 -> '91126.90'."""
+        return format_fixed(ticks * self.price_digits_per_tick, self.price_decimals)
+
+    def format_qty(self, lots: int) -> str:
+        return format_fixed(lots * self.qty_digits_per_lot, self.qty_decimals)
 
     def price_to_ticks(self, price: Decimal) -> int:
         return to_units(price, self.tick_size)
@@ -260,8 +273,9 @@ def _build(spec: InstrumentSpec, where: str) -> Instrument:
         imn = 200 * CASH_SCALE * max_lev
     else:
         imn = cash("impact_margin_notional", spec.impact_margin_notional)
-    if spec.default_leverage > max_lev:
-        raise fail("default_leverage", f"{spec.default_leverage} is above tier 1's {max_lev}")
+    default_leverage = min(20, max_lev) if spec.default_leverage is None else spec.default_leverage
+    if default_leverage > max_lev:
+        raise fail("default_leverage", f"{default_leverage} is above tier 1's {max_lev}")
 
     return Instrument(
         symbol=spec.symbol,
@@ -269,6 +283,8 @@ def _build(spec: InstrumentSpec, where: str) -> Instrument:
         lot_size=spec.lot_size,
         price_decimals=decimals_of(spec.tick_size),
         qty_decimals=decimals_of(spec.lot_size),
+        price_digits_per_tick=int(spec.tick_size.scaleb(decimals_of(spec.tick_size))),
+        qty_digits_per_lot=int(spec.lot_size.scaleb(decimals_of(spec.lot_size))),
         cash_per_tick_lot=int(per_tick_lot),
         min_qty=min_qty,
         max_qty=max_qty,
@@ -286,7 +302,7 @@ def _build(spec: InstrumentSpec, where: str) -> Instrument:
         market_hours=spec.market_hours,
         max_mark_deviation=(None if spec.max_mark_deviation is None
                             else rate("max_mark_deviation", spec.max_mark_deviation)),
-        default_leverage=spec.default_leverage,
+        default_leverage=default_leverage,
         tiers=tuple(tiers),
         tier_caps=tuple(t.cap for t in tiers),
     )

@@ -17,7 +17,7 @@ from engine import commands as c
 from engine import events as e
 from engine.exchange import Exchange
 from engine.instrument import Instrument
-from engine.units import format_cash, format_fixed, format_rate, format_timestamp
+from engine.units import format_cash, format_rate, format_timestamp
 
 _decoder = msgspec.json.Decoder(c.AnyCommand)
 _encoder = msgspec.json.Encoder()
@@ -85,9 +85,9 @@ class EventWriter:
                 continue
             if type(value) is int:
                 if name in PRICE_FIELDS and instrument is not None:
-                    value = format_fixed(value, instrument.price_decimals)
+                    value = instrument.format_price(value)
                 elif name in QTY_FIELDS and instrument is not None:
-                    value = format_fixed(value, instrument.qty_decimals)
+                    value = instrument.format_qty(value)
                 elif name in CASH_FIELDS:
                     value = format_cash(value)
                 elif name in RATE_FIELDS:

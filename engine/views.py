@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from engine.enums import Side
 from engine.instrument import Instrument
 from engine.margin import position_initial_margin, summarize
-from engine.units import CASH_SCALE, format_cash, format_fixed, format_rate, format_timestamp
+from engine.units import CASH_SCALE, format_cash, format_rate
 
 if TYPE_CHECKING:
     from engine.account import Account, Position
@@ -21,11 +21,11 @@ if TYPE_CHECKING:
 
 
 def price_text(instrument: Instrument, ticks: int | None) -> str | None:
-    return None if ticks is None else format_fixed(ticks, instrument.price_decimals)
+    return None if ticks is None else instrument.format_price(ticks)
 
 
 def qty_text(instrument: Instrument, lots: int) -> str:
-    return format_fixed(lots, instrument.qty_decimals)
+    return instrument.format_qty(lots)
 
 
 def entry_price_text(instrument: Instrument, position: Position) -> str | None:
@@ -105,7 +105,7 @@ def book_view(exchange: Exchange, symbol: str, depth: int) -> dict[str, Any]:
     book = exchange.books[symbol]
 
     def side(levels: list[tuple[int, int]]) -> list[list[str]]:
-        return [[format_fixed(p, instrument.price_decimals), qty_text(instrument, q)]
+        return [[instrument.format_price(p), qty_text(instrument, q)]
                 for p, q in levels]
 
     return {
@@ -230,5 +230,3 @@ def fit_reduce_only_holds(account: Account, symbol: str) -> None:
     assert all(o.is_buy == (position < 0) for o in reducing), "reduce-only on the wrong side"
     assert sum(o.remaining for o in reducing) <= abs(position), "reduce-only exceeds position"
 
-
-__all__ = ["format_timestamp"]

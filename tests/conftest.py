@@ -18,6 +18,11 @@ from engine.protocol import EventWriter, decode_command
 START = "2026-01-07T10:00:00Z"
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite golden event files from the current engine (then review)")
+
+
 class Venue:
     """An exchange spoken to in protocol terms: ``venue("place", account=..., ...)``."""
 

@@ -7,7 +7,6 @@ Setup: the ``venue`` fixture (XAGUSDT mark 78.50, default leverage 20x, tier 1 u
 from __future__ import annotations
 
 import pytest
-
 from conftest import Venue, names
 
 SILVER = "XAGUSDT"

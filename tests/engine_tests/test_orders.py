@@ -8,8 +8,8 @@ Every command also checks all invariants (the Venue does it).
 from __future__ import annotations
 
 import pytest
-
 from conftest import START, Venue, names, of
+
 from engine import views
 
 SILVER = "XAGUSDT"
