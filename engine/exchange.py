@@ -402,13 +402,14 @@ class Exchange:
         mark = self._mark(symbol) if self.mark[symbol] is not None else price
         sign = 1 if is_buy else -1
         exposure = sign * account.position_qty(symbol) + qty
-        worst = max(price, mark) if is_buy else min(price, mark) if price else mark
+        # notional grows with price on either side: value the exposure at the highest price
+        # it could be reached at
+        worst = max(price, mark)
         for order in account.orders.values():
             if (order.symbol == symbol and order.is_buy == is_buy and order.live
-                    and not order.reduce_only and not order.type.is_conditional):
+                    and not order.reduce_only):
                 exposure += order.remaining
-                if order.price is not None:
-                    worst = max(worst, order.price) if is_buy else min(worst, order.price)
+                worst = max(worst, order.price)
         if exposure <= 0:
             return
         notional = instrument.notional(worst, exposure)

@@ -33,9 +33,10 @@ def entry_price_text(instrument: Instrument, position: Position) -> str | None:
     if position.qty == 0:
         return None
     price = (Decimal(position.cost) / (abs(position.qty) * CASH_SCALE)) / instrument.lot_size
-    text = format(price.quantize(Decimal("1e-8"), rounding=ROUND_HALF_EVEN), "f")
-    keep = len(text) - 8 + instrument.price_decimals if instrument.price_decimals else len(text) - 9
-    return text[:keep] + text[keep:].rstrip("0") if "." in text else text
+    whole, fraction = format(price.quantize(Decimal("1e-8"), rounding=ROUND_HALF_EVEN),
+                             "f").split(".")
+    fraction = fraction.rstrip("0").ljust(instrument.price_decimals, "0")
+    return f"{whole}.{fraction}" if fraction else whole
 
 
 def account_view(exchange: Exchange, account: Account) -> dict[str, Any]:
