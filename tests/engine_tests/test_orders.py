@@ -11,6 +11,7 @@ import pytest
 from conftest import START, Venue, names, of
 
 from engine import views
+from engine.instrument import parse_instruments
 
 SILVER = "XAGUSDT"
 TS = START
@@ -435,6 +436,8 @@ def test_stp_expire_both_cancels_both_and_no_trade_happens(v: Venue) -> None:
     ({"qty": "1e30"}, "above_max_qty", "qty 1000000000000000000000000000000 is too large"),
     ({"qty": "50000.001"}, "above_max_qty", "qty 50000.001 is above the maximum 50000.000"),
     ({"qty": "0.05"}, "below_min_notional", "notional below the minimum 5.00 USDT"),
+    ({"qty": "0.001", "symbol": "BTCUSDT", "price": "90000.00"}, "below_min_notional",
+     "notional below the minimum 100.00 USDT"),
     ({"price": "80.86"}, "price_out_of_band",
      "buy above the 80.85 limit of the price band around the mark"),
     ({"side": "sell", "price": "76.14"}, "price_out_of_band",
@@ -449,6 +452,37 @@ def test_place_rejections(v: Venue, fields: dict, reason: str, message: str) -> 
     [event] = v("place", **{k: val for k, val in order.items() if val is not None})
     assert (event["event"], event["reason"], event["message"]) == ("rejected", reason, message)
     assert state_except_seq(v) == before
+
+
+TEST_INSTRUMENT = """
+[[instrument]]
+symbol = "TESTUSDT"
+tick_size = 0.01
+lot_size = 0.001
+min_qty = 0.010
+max_qty = 100
+max_market_qty = 10
+min_notional = 0
+maker_fee = 0.0002
+taker_fee = 0.0005
+clearance_fee = 0.01
+funding_interval_hours = 8
+interest_rate = 0.0001
+funding_cap = 0.003
+price_band = 0.05
+tiers = [{ notional_floor = 0, notional_cap = 1000000, max_leverage = 20, mmr = 0.02 }]
+"""
+
+
+def test_below_min_qty_is_rejected() -> None:
+    """An instrument whose minimum is 10 lots refuses 5 lots of a valid step."""
+    venue = Venue(parse_instruments(TEST_INSTRUMENT))
+    venue("index", symbol="TESTUSDT", price="100.00")
+    venue("deposit", account="alice", amount="1000")
+    [event] = venue("place", account="alice", symbol="TESTUSDT", side="buy", type="limit",
+                    qty="0.005", price="100.00")
+    assert (event["reason"], event["message"]) == (
+        "below_min_qty", "qty 0.005 is below the minimum 0.010")
 
 
 def test_no_mark_price_yet_is_rejected() -> None:
