@@ -13,13 +13,17 @@ from engine.book import Order
 
 
 class Position:
-    __slots__ = ("qty", "cost")
+    __slots__ = ("qty", "cost", "isolated", "isolated_margin")
 
-    def __init__(self) -> None:
+    def __init__(self, isolated: bool = False) -> None:
         self.qty = 0
         """Signed size in lots: long > 0, short < 0."""
         self.cost = 0
         """Entry notional of the open lots in cash units (>= 0)."""
+        self.isolated = isolated
+        """Isolated margin: the position has its own wallet and is liquidated on its own."""
+        self.isolated_margin = 0
+        """The isolated position's own wallet in cash units; 0 for cross positions."""
 
     def apply_fill(self, signed_qty: int, price: int, cash_per_tick_lot: int) -> int:
         """Add a fill of ``signed_qty`` lots at ``price`` ticks; return the realized PnL.
@@ -60,15 +64,19 @@ class Position:
 class Account:
     """A trader's wallet, positions and open orders. The exchange is the only writer."""
 
-    __slots__ = ("id", "wallet", "positions", "leverage", "orders", "client_ids", "deposited",
-                 "withdrawn", "realized_pnl", "fees_paid")
+    __slots__ = ("id", "wallet", "positions", "leverage", "isolated_symbols", "orders",
+                 "client_ids", "deposited", "withdrawn", "realized_pnl", "fees_paid",
+                 "funding_pnl", "liquidation_transfers")
 
     def __init__(self, account_id: str) -> None:
         self.id = account_id
         self.wallet = 0
-        """Cash units: deposits - withdrawals + realized PnL - fees (+ funding)."""
+        """Cross wallet in cash units. With the isolated margins it makes up deposits -
+        withdrawals + realized PnL - fees + funding + liquidation transfers."""
         self.positions: dict[str, Position] = {}
         self.leverage: dict[str, int] = {}
+        self.isolated_symbols: set[str] = set()
+        """Symbols this account trades in isolated margin mode (cross is the default)."""
         self.orders: dict[int, Order] = {}
         """Open orders (resting or waiting for a trigger), by order id."""
         self.client_ids: dict[str, int] = {}
@@ -76,12 +84,29 @@ class Account:
         self.withdrawn = 0
         self.realized_pnl = 0
         self.fees_paid = 0
+        """Trading and clearance fees, positive when paid."""
+        self.funding_pnl = 0
+        """Funding received (+) or paid (-)."""
+        self.liquidation_transfers = 0
+        """Cash moved to (-) or from (+) the insurance fund by liquidation: remaining
+        collateral of a bankrupt account, or the fund topping a deficit up to zero."""
 
     def position(self, symbol: str) -> Position:
         position = self.positions.get(symbol)
         if position is None:
-            position = self.positions[symbol] = Position()
+            position = self.positions[symbol] = Position(symbol in self.isolated_symbols)
         return position
+
+    @property
+    def equity_ledger(self) -> int:
+        """What the ledger says the wallet plus isolated margins must hold."""
+        return (self.deposited - self.withdrawn + self.realized_pnl - self.fees_paid
+                + self.funding_pnl + self.liquidation_transfers)
+
+    @property
+    def cash(self) -> int:
+        """The cross wallet plus every isolated margin."""
+        return self.wallet + sum(p.isolated_margin for p in self.positions.values())
 
     def position_qty(self, symbol: str) -> int:
         position = self.positions.get(symbol)

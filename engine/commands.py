@@ -13,9 +13,10 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from engine.enums import OrderType, Side, StpMode, TimeInForce, TriggerBy
+from engine.enums import MarginMode, OrderType, Side, StpMode, TimeInForce, TriggerBy
 
-AccountId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+AccountId = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+"""Letters, digits and _ . : - only: names such as "@insurance" are the venue's own."""
 Symbol = Annotated[str, msgspec.Meta(min_length=1, max_length=20)]
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
@@ -39,6 +40,19 @@ class SetLeverage(Command, tag="leverage"):
     account: AccountId
     symbol: Symbol
     leverage: int
+
+
+class SetMarginMode(Command, tag="margin_mode"):
+    account: AccountId
+    symbol: Symbol
+    mode: MarginMode
+
+
+class AdjustIsolatedMargin(Command, tag="isolated_margin"):
+    account: AccountId
+    symbol: Symbol
+    amount: Decimal
+    """Signed: positive adds margin from the cross wallet, negative takes it back."""
 
 
 class PlaceOrder(Command, tag="place"):
@@ -92,5 +106,5 @@ class Query(Command, tag="query"):
     depth: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
 
 
-AnyCommand = (Deposit | Withdraw | SetLeverage | PlaceOrder | CancelOrder | AmendOrder
-              | CancelAll | SetIndex | AdvanceTime | Query)
+AnyCommand = (Deposit | Withdraw | SetLeverage | SetMarginMode | AdjustIsolatedMargin
+              | PlaceOrder | CancelOrder | AmendOrder | CancelAll | SetIndex | AdvanceTime | Query)

@@ -107,6 +107,7 @@ class RejectReason(StrEnum):
     INSUFFICIENT_BALANCE = "insufficient_balance"
     LEVERAGE_TOO_HIGH = "leverage_too_high"
     POSITION_OPEN = "position_open"
+    NO_ISOLATED_POSITION = "no_isolated_position"
 
 
 class CancelReason(StrEnum):

@@ -118,6 +118,42 @@ class Leverage(Event, tag="leverage"):
     leverage: int
 
 
+class MarginModeSet(Event, tag="margin_mode"):
+    account: str
+    symbol: str
+    mode: str
+
+
+class Liquidation(Event, tag="liquidation"):
+    """One step of the waterfall for ``account``: a reduction fill into the book, or the
+    takeover of what is left by the insurance fund. ``fee`` is the clearance fee the account
+    paid (negative), ``insurance_delta`` what the fund gained (+) or paid (-)."""
+
+    account: str
+    symbol: str
+    side: Side
+    qty: int
+    price: int
+    bankruptcy_price: int
+    fee: int
+    insurance_delta: int
+    stage: str
+
+
+class Adl(Event, tag="adl"):
+    """Auto-deleveraging: ``account``'s position closed at the bankruptcy price of
+    ``counterparty``'s, because the insurance fund could not take it over."""
+
+    account: str
+    symbol: str
+    side: Side
+    qty: int
+    price: int
+    counterparty: str
+    realized_pnl: int
+    position: int
+
+
 class Mark(Event, tag="mark"):
     symbol: str
     index: int

@@ -28,13 +28,19 @@ from engine.book import Order, OrderBook
 from engine.enums import (
     CancelReason,
     Liquidity,
+    MarginMode,
     RejectReason,
     Side,
     TimeInForce,
     TriggerBy,
 )
 from engine.instrument import Instrument, default_instruments
-from engine.margin import order_initial_margin, resting_shapes, summarize
+from engine.margin import (
+    order_initial_margin,
+    position_initial_margin,
+    resting_shapes,
+    summarize,
+)
 from engine.matching import fillable, match
 from engine.units import (
     RATE_SCALE,
@@ -45,6 +51,10 @@ from engine.units import (
     mul_rate_up,
     parse_timestamp,
 )
+
+
+INSURANCE = "@insurance"
+"""The insurance fund's account id; the protocol's account ids cannot contain '@'."""
 
 
 class Refusal(Exception):
@@ -80,7 +90,11 @@ class Exchange:
         self.next_order_id = 1
         self.next_trade_id = 1
         self.fee_income = 0
-        self.insurance_fund = 0
+        self.insurance = Account(INSURANCE)
+        """The insurance fund: an account that collects clearance fees and takes over what
+        bankrupt accounts leave; its positions count in open interest."""
+        self.rounding = 0
+        """Residue of rounding funding against both sides: keeps money conserved exactly."""
         self.deposits = 0
         self.withdrawals = 0
         self._out: list[e.Event] = []
@@ -88,6 +102,8 @@ class Exchange:
             c.Deposit: self._deposit,
             c.Withdraw: self._withdraw,
             c.SetLeverage: self._set_leverage,
+            c.SetMarginMode: self._set_margin_mode,
+            c.AdjustIsolatedMargin: self._adjust_isolated_margin,
             c.PlaceOrder: self._place,
             c.CancelOrder: self._cancel,
             c.AmendOrder: self._amend,
@@ -258,6 +274,57 @@ class Exchange:
                           f"{leverage}x needs {format_cash(-after.available_balance)} USDT more "
                           "margin than is available")
         self._emit(e.Leverage, account=account.id, symbol=cmd.symbol, leverage=leverage)
+
+    def _set_margin_mode(self, cmd: c.SetMarginMode) -> None:
+        account = self._account(cmd.account)
+        self._instrument(cmd.symbol)
+        if account.position_qty(cmd.symbol) or account.orders_on(cmd.symbol):
+            raise Refusal(RejectReason.POSITION_OPEN,
+                          f"close the {cmd.symbol} position and its orders before changing "
+                          "margin mode")
+        isolated = cmd.mode is MarginMode.ISOLATED
+        if isolated:
+            account.isolated_symbols.add(cmd.symbol)
+        else:
+            account.isolated_symbols.discard(cmd.symbol)
+        position = account.positions.get(cmd.symbol)
+        if position is not None:
+            position.isolated = isolated
+        self._emit(e.MarginModeSet, account=account.id, symbol=cmd.symbol, mode=cmd.mode.value)
+
+    def _adjust_isolated_margin(self, cmd: c.AdjustIsolatedMargin) -> None:
+        account = self._account(cmd.account)
+        instrument = self._instrument(cmd.symbol)
+        position = account.positions.get(cmd.symbol)
+        if position is None or not position.isolated or position.qty == 0:
+            raise Refusal(RejectReason.NO_ISOLATED_POSITION,
+                          f"{account.id} has no isolated {cmd.symbol} position")
+        try:
+            amount = cash_from_decimal(cmd.amount)
+        except UnitError as exc:
+            raise Refusal(RejectReason.INVALID_AMOUNT, f"amount {exc}") from exc
+        if amount == 0:
+            raise Refusal(RejectReason.INVALID_AMOUNT, "amount must not be zero")
+        mark = self._mark(cmd.symbol)
+        if amount > 0:
+            available = summarize(account, self.instruments, self.mark).available_balance
+            if amount > available:
+                raise Refusal(RejectReason.INSUFFICIENT_BALANCE,
+                              f"{format_cash(max(0, available))} USDT available to add")
+        else:
+            leverage = account.leverage.get(cmd.symbol, instrument.default_leverage)
+            held = position_initial_margin(instrument, position.qty, mark, leverage)
+            margin = position.isolated_margin
+            removable = max(0, min(margin, margin
+                                   + position.unrealized_pnl(mark, instrument.cash_per_tick_lot)
+                                   - held))
+            if -amount > removable:
+                raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
+                              f"at most {format_cash(removable)} USDT can be removed")
+        account.wallet -= amount
+        position.isolated_margin += amount
+        self._emit(e.Balance, account=account.id, amount=amount, kind="isolated_margin",
+                   wallet_balance=account.wallet, symbol=cmd.symbol)
 
     # -- orders: entry -------------------------------------------------------------------------
 
@@ -480,7 +547,9 @@ class Exchange:
         self._cancelled(maker, CancelReason.STP)
         self._close(maker)
 
-    def _trade(self, taker: Order, maker: Order, price: int, qty: int) -> None:
+    def _trade(self, taker: Order, maker: Order, price: int, qty: int,
+               taker_pays_fee: bool = True) -> int:
+        """Book a trade between a taker and a resting maker; return the trade id."""
         symbol = taker.symbol
         instrument = self.instruments[symbol]
         trade_id = self.next_trade_id
@@ -489,30 +558,64 @@ class Exchange:
         self._emit(e.Trade, trade_id=trade_id, symbol=symbol, price=price, qty=qty,
                    taker_side=taker.side)
         notional = instrument.notional(price, qty)
-        self._settle_fill(taker, trade_id, price, qty, mul_rate_up(notional, instrument.taker_fee),
-                          Liquidity.TAKER)
+        taker_fee = mul_rate_up(notional, instrument.taker_fee) if taker_pays_fee else 0
+        self._settle_fill(taker, trade_id, price, qty, taker_fee, Liquidity.TAKER)
         self._settle_fill(maker, trade_id, price, qty, mul_rate_up(notional, instrument.maker_fee),
                           Liquidity.MAKER)
         if not maker.live:
             self._close(maker)
         self._fit_reduce_only(self.accounts[maker.account], symbol)
-        self._fit_reduce_only(self.accounts[taker.account], symbol)
+        if taker.account in self.accounts:
+            self._fit_reduce_only(self.accounts[taker.account], symbol)
+        return trade_id
 
     def _settle_fill(self, order: Order, trade_id: int, price: int, qty: int, fee: int,
                      liquidity: Liquidity) -> None:
         account = self.accounts[order.account]
-        position = account.position(order.symbol)
-        signed = qty if order.is_buy else -qty
-        realized = position.apply_fill(signed, price,
-                                       self.instruments[order.symbol].cash_per_tick_lot)
-        account.wallet += realized - fee
-        account.realized_pnl += realized
-        account.fees_paid += fee
-        self.fee_income += fee
+        realized = self._move_position(account, order.symbol, qty if order.is_buy else -qty,
+                                       price)
+        self._charge_fee(account, fee)
         self._emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
                    symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
-                   liquidity=liquidity, realized_pnl=realized, position=position.qty,
-                   client_id=order.client_id)
+                   liquidity=liquidity, realized_pnl=realized,
+                   position=account.positions[order.symbol].qty, client_id=order.client_id)
+
+    def _charge_fee(self, account: Account, fee: int) -> None:
+        account.wallet -= fee
+        account.fees_paid += fee
+        self.fee_income += fee
+
+    def _move_position(self, account: Account, symbol: str, signed_qty: int, price: int) -> int:
+        """Trade ``signed_qty`` lots of ``account``'s position at ``price``; return the
+        realized PnL. Every position change goes through here: fills, takeovers, ADL.
+
+        Cross: realized PnL goes to the wallet. Isolated: it goes to the position's own margin
+        first; closing then releases the closed share of that margin to the wallet, and
+        opening moves ``notional / leverage`` from the wallet into it.
+        """
+        instrument = self.instruments[symbol]
+        position = account.position(symbol)
+        before = position.qty
+        realized = position.apply_fill(signed_qty, price, instrument.cash_per_tick_lot)
+        account.realized_pnl += realized
+        if not position.isolated:
+            account.wallet += realized
+            return realized
+        position.isolated_margin += realized
+        reducing = before != 0 and (before > 0) != (signed_qty > 0)
+        closing = min(abs(before), abs(signed_qty)) if reducing else 0
+        if closing:
+            margin = position.isolated_margin
+            released = margin if closing == abs(before) else margin * closing // abs(before)
+            position.isolated_margin -= released
+            account.wallet += released
+        opening = abs(signed_qty) - closing
+        if opening:
+            leverage = account.leverage.get(symbol, instrument.default_leverage)
+            margin = ceil_div(opening * price * instrument.cash_per_tick_lot, leverage)
+            account.wallet -= margin
+            position.isolated_margin += margin
+        return realized
 
     def _shrink(self, order: Order, qty: int, book: OrderBook | None) -> None:
         """Take ``qty`` off an order's size for reduce-only, keeping its place in the queue."""

@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from fractions import Fraction
 
 import msgspec
 
-from engine.account import Account
+from engine.account import Account, Position
 from engine.instrument import Instrument
 from engine.units import RATE_SCALE, ceil_div
 
@@ -76,6 +77,11 @@ class MarginSummary(msgspec.Struct, frozen=True, kw_only=True):
         return ceil_div(self.maintenance_margin * RATE_SCALE, self.margin_balance)
 
 
+def maintenance_margin(instrument: Instrument, qty: int, mark: int) -> int:
+    """MM of a position of ``qty`` lots at ``mark`` ticks by its notional's tier (rounded up)."""
+    return instrument.maintenance_margin(abs(qty) * mark * instrument.cash_per_tick_lot)
+
+
 def symbols_in_use(account: Account) -> list[str]:
     """Symbols where the account has a position or an open order, in a stable order."""
     used = {s for s, p in account.positions.items() if p.qty}
@@ -94,12 +100,13 @@ def summarize(account: Account, instruments: Mapping[str, Instrument],
         instrument = instruments[symbol]
         leverage = account.leverage.get(symbol, instrument.default_leverage)
         qty = account.position_qty(symbol)
-        if qty:
-            position = account.positions[symbol]
+        position = account.positions.get(symbol)
+        if qty and position is not None and not position.isolated:
             upnl += position.unrealized_pnl(mark, instrument.cash_per_tick_lot)
             position_im += position_initial_margin(instrument, qty, mark, leverage)
-            maintenance += instrument.maintenance_margin(
-                abs(qty) * mark * instrument.cash_per_tick_lot)
+            maintenance += maintenance_margin(instrument, qty, mark)
+        # orders reserve from the cross wallet in either mode: an isolated position's margin
+        # is only moved out of the wallet when its orders fill
         order_im += order_initial_margin(instrument, resting_shapes(account, symbol), qty, mark,
                                          leverage)
     margin_balance = account.wallet + upnl
@@ -114,3 +121,69 @@ def summarize(account: Account, instruments: Mapping[str, Instrument],
         available_balance=available,
         max_withdraw=max(0, min(available, account.wallet - position_im - order_im)),
     )
+
+
+# -- liquidation and bankruptcy prices (PERP-MECHANICS.md §1.13-§1.14) ---------------------------
+
+
+class Health(msgspec.Struct, frozen=True):
+    """What the margin test compares: liquidation when ``equity <= maintenance > 0``."""
+
+    equity: int
+    maintenance: int
+
+    @property
+    def is_liquidatable(self) -> bool:
+        return self.maintenance > 0 and self.equity <= self.maintenance
+
+
+def cross_health(account: Account, instruments: Mapping[str, Instrument],
+                 marks: Mapping[str, int | None]) -> Health:
+    """Margin balance and maintenance margin of the cross part of an account."""
+    equity, maintenance = account.wallet, 0
+    for symbol, position in account.positions.items():
+        if position.qty and not position.isolated:
+            instrument, mark = instruments[symbol], marks[symbol]
+            assert mark is not None
+            equity += position.unrealized_pnl(mark, instrument.cash_per_tick_lot)
+            maintenance += maintenance_margin(instrument, position.qty, mark)
+    return Health(equity, maintenance)
+
+
+def isolated_health(instrument: Instrument, position: Position, mark: int) -> Health:
+    return Health(position.isolated_margin
+                  + position.unrealized_pnl(mark, instrument.cash_per_tick_lot),
+                  maintenance_margin(instrument, position.qty, mark))
+
+
+def solve_price(instrument: Instrument, position: Position, collateral: int,
+                others_maintenance: int, maintenance: bool) -> Fraction | None:
+    """The price (in ticks, exact) at which the margin test of ``position`` is met exactly.
+
+    Solves ``collateral + side x (Q x P x k - cost) = others_maintenance + MM(P)`` for P, with
+    ``MM(P) = Q x P x k x mmr - cum`` of the tier that holds the notional at P (iterated until
+    the tier is stable, PERP-MECHANICS.md pitfall 7), or with ``MM = 0`` for the bankruptcy
+    price. ``collateral`` is the wallet plus the other positions' unrealized PnL (cross), or
+    the isolated margin. Returns None where no positive price exists.
+    """
+    qty = abs(position.qty)
+    if qty == 0:
+        return None
+    side = 1 if position.qty > 0 else -1
+    lots_value = qty * instrument.cash_per_tick_lot
+    base = others_maintenance - collateral + side * position.cost
+
+    def solve(mmr: int, cum: int) -> Fraction:
+        return Fraction((base - cum) * RATE_SCALE, lots_value * (side * RATE_SCALE - mmr))
+
+    if not maintenance:
+        price = solve(0, 0)
+    else:
+        tier = instrument.tier_for(position.cost) or instrument.tiers[-1]
+        for _ in range(len(instrument.tiers)):
+            price = solve(tier.mmr, tier.cum)
+            at_price = instrument.tier_for(max(0, lots_value * price)) or instrument.tiers[-1]
+            if at_price is tier:
+                break
+            tier = at_price
+    return price if price > 0 else None

@@ -6,12 +6,13 @@ reader has to compute money. They are built on request, never on the hot path.
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
 from engine.enums import Side
 from engine.instrument import Instrument
-from engine.margin import position_initial_margin, summarize
+from engine.margin import maintenance_margin, position_initial_margin, solve_price, summarize
 from engine.units import CASH_SCALE, format_cash, format_rate
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ def account_view(exchange: Exchange, account: Account) -> dict[str, Any]:
         mark = exchange.mark[symbol]
         assert mark is not None
         leverage = account.leverage.get(symbol, instrument.default_leverage)
+        liquidation, bankruptcy = risk_prices(exchange, account, symbol)
         positions.append({
             "symbol": symbol,
             "size": qty_text(instrument, position.qty),
@@ -60,8 +62,12 @@ def account_view(exchange: Exchange, account: Account) -> dict[str, Any]:
                 mark, instrument.cash_per_tick_lot)),
             "initial_margin": format_cash(position_initial_margin(
                 instrument, position.qty, mark, leverage)),
+            "maintenance_margin": format_cash(maintenance_margin(instrument, position.qty, mark)),
             "leverage": leverage,
-            "margin_mode": "cross",
+            "margin_mode": "isolated" if position.isolated else "cross",
+            "isolated_margin": format_cash(position.isolated_margin),
+            "liquidation_price": liquidation,
+            "bankruptcy_price": bankruptcy,
         })
     return {
         "account": account.id,
@@ -80,6 +86,35 @@ def account_view(exchange: Exchange, account: Account) -> dict[str, Any]:
         "orders": [order_view(exchange.instruments[o.symbol], o)
                    for o in account.orders.values()],
     }
+
+
+def risk_prices(exchange: Exchange, account: Account,
+                symbol: str) -> tuple[str | None, str | None]:
+    """Liquidation and bankruptcy price of one position for display, rounded to the tick
+    against the trader (long: up, short: down); None where no positive price exists. Cross
+    positions hold the account's other cross positions at their current marks."""
+    instrument = exchange.instruments[symbol]
+    position = account.positions[symbol]
+    if position.isolated:
+        collateral, others_mm = position.isolated_margin, 0
+    else:
+        collateral, others_mm = account.wallet, 0
+        for other, held in account.positions.items():
+            if other != symbol and held.qty and not held.isolated:
+                mark = exchange.mark[other]
+                assert mark is not None
+                other_instrument = exchange.instruments[other]
+                collateral += held.unrealized_pnl(mark, other_instrument.cash_per_tick_lot)
+                others_mm += maintenance_margin(other_instrument, held.qty, mark)
+    out = []
+    for with_maintenance in (True, False):
+        price = solve_price(instrument, position, collateral, others_mm, with_maintenance)
+        if price is None:
+            out.append(None)
+            continue
+        ticks = math.ceil(price) if position.qty > 0 else math.floor(price)
+        out.append(price_text(instrument, ticks) if ticks > 0 else None)
+    return out[0], out[1]
 
 
 def order_view(instrument: Instrument, order: Order) -> dict[str, Any]:
@@ -149,8 +184,12 @@ def instruments_view(instruments: dict[str, Instrument]) -> dict[str, Any]:
 
 
 def insurance_view(exchange: Exchange) -> dict[str, Any]:
+    fund = exchange.insurance
+    positions = [{"symbol": s, "size": qty_text(exchange.instruments[s], p.qty),
+                  "entry_price": entry_price_text(exchange.instruments[s], p)}
+                 for s, p in sorted(fund.positions.items()) if p.qty]
     return {"funds": [{"fund": "main", "symbols": list(exchange.instruments),
-                       "balance": format_cash(exchange.insurance_fund)}]}
+                       "balance": format_cash(fund.wallet), "positions": positions}]}
 
 
 def canonical_state(exchange: Exchange) -> list[Any]:
@@ -164,12 +203,13 @@ def canonical_state(exchange: Exchange) -> list[Any]:
         books.append([symbol, sides, exchange.index[symbol], exchange.mark[symbol],
                       exchange.last[symbol], list(exchange.conditional[symbol])])
     accounts = []
-    for account_id in sorted(exchange.accounts):
-        account = exchange.accounts[account_id]
+    for account in [exchange.insurance] + [exchange.accounts[a] for a in sorted(exchange.accounts)]:
         accounts.append([
-            account_id, account.wallet, account.deposited, account.withdrawn,
-            account.realized_pnl, account.fees_paid,
-            sorted([s, p.qty, p.cost] for s, p in account.positions.items()),
+            account.id, account.wallet, account.deposited, account.withdrawn,
+            account.realized_pnl, account.fees_paid, account.funding_pnl,
+            account.liquidation_transfers, sorted(account.isolated_symbols),
+            sorted([s, p.qty, p.cost, p.isolated, p.isolated_margin]
+                   for s, p in account.positions.items()),
             sorted(account.leverage.items()),
             [[o.order_id, o.symbol, o.side.value, o.type.value, o.qty, o.filled, o.price,
               o.trigger_price, None if o.trigger_by is None else o.trigger_by.value,
@@ -177,16 +217,20 @@ def canonical_state(exchange: Exchange) -> list[Any]:
              for o in account.orders.values()],
         ])
     return [exchange.now, exchange.seq, exchange.next_order_id, exchange.next_trade_id,
-            exchange.fee_income, exchange.insurance_fund, exchange.deposits,
-            exchange.withdrawals, books, accounts]
+            exchange.fee_income, exchange.rounding, exchange.deposits, exchange.withdrawals,
+            books, accounts]
 
 
 def check_invariants(exchange: Exchange) -> None:
     """DESIGN.md §3: books sound, orders indexed, open interest balanced, money conserved."""
     open_ids: dict[int, Order] = {}
-    for account in exchange.accounts.values():
-        assert account.wallet == (account.deposited - account.withdrawn + account.realized_pnl
-                                  - account.fees_paid), f"{account.id}: wallet != its ledger"
+    everyone = [*exchange.accounts.values(), exchange.insurance]
+    for account in everyone:
+        assert account.cash == account.equity_ledger, f"{account.id}: cash != its ledger"
+        if not any(p.qty for p in account.positions.values()):
+            assert account.wallet >= 0, f"{account.id}: flat with a negative wallet"
+        for symbol, position in account.positions.items():
+            assert position.isolated or position.isolated_margin == 0, f"{account.id} {symbol}"
         for order_id, order in account.orders.items():
             assert order.account == account.id and order.order_id == order_id
             assert 0 < order.remaining <= order.qty, f"{order!r}: open with nothing left"
@@ -205,20 +249,20 @@ def check_invariants(exchange: Exchange) -> None:
             assert not order.type.is_conditional
         for order_id, order in exchange.conditional[symbol].items():
             assert open_ids.get(order_id) is order and order.type.is_conditional
-        long = sum(a.position_qty(symbol) for a in exchange.accounts.values()
-                   if a.position_qty(symbol) > 0)
-        short = -sum(a.position_qty(symbol) for a in exchange.accounts.values()
-                     if a.position_qty(symbol) < 0)
+        long = sum(a.position_qty(symbol) for a in everyone if a.position_qty(symbol) > 0)
+        short = -sum(a.position_qty(symbol) for a in everyone if a.position_qty(symbol) < 0)
         assert long == short, f"{symbol}: open interest long {long} != short {short}"
     resting = sum(len(b.orders) for b in exchange.books.values())
     waiting = sum(len(w) for w in exchange.conditional.values())
     assert resting + waiting == len(open_ids), "an open order is neither resting nor waiting"
     # sum of (wallet - what open positions cost) plus the venue's own accounts must equal the
     # net deposits: trades move cash between accounts at one price, fees move it to the venue
-    held = sum(a.wallet - sum(p.signed_cost for p in a.positions.values() if p.qty)
-               for a in exchange.accounts.values())
-    assert held + exchange.fee_income + exchange.insurance_fund == (
+    # accounts and the insurance fund alike; isolated margins are part of an account's cash
+    held = sum(a.cash - sum(p.signed_cost for p in a.positions.values() if p.qty)
+               for a in everyone)
+    assert held + exchange.fee_income + exchange.rounding == (
         exchange.deposits - exchange.withdrawals), "money is not conserved"
+    assert exchange.insurance.wallet >= 0, "the insurance fund went negative"
 
 
 def fit_reduce_only_holds(account: Account, symbol: str) -> None:

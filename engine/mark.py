@@ -1,0 +1,211 @@
+"""Mark price: the Binance three-way median, the mark-index bound, an EWMA, metals hours.
+
+PERP-MECHANICS.md §1.2. Pure: the caller passes every price and timestamp in; nothing here
+reads a clock. Prices are in ticks (a basis or an average may be a ``Fraction`` of ticks),
+rates are ints over RATE_SCALE, times are nanoseconds. Every mark leaves this module as an
+integer tick.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+)
+from fractions import Fraction
+
+from engine.units import NS_PER_SECOND, RATE_SCALE, mul_rate_down, mul_rate_up
+
+
+class BasisAverage:
+    """Moving average of the last ``window`` samples of ``mid − index`` (``MA_basis``, §1.2).
+
+    Values are kept exactly; a mid is a whole or half tick, so the running sum stays small.
+    """
+
+    __slots__ = ("window", "_values", "_sum")
+
+    def __init__(self, window: int) -> None:
+        """Args: window: samples averaged (>= 1), e.g. 30 at one sample a second."""
+        if window < 1:
+            raise ValueError(f"window must be at least 1, got {window}")
+        self.window = window
+        self._values: deque[Fraction] = deque(maxlen=window)
+        self._sum = Fraction(0)
+        """Sum of ``_values``, kept in step so value() is O(1)."""
+
+    @property
+    def samples(self) -> int:
+        """Samples held (at most ``window``)."""
+        return len(self._values)
+
+    def add(self, value: Fraction | int, count: int = 1) -> None:
+        """Add ``count`` consecutive samples equal to ``value`` (ticks).
+
+        Raises:
+            ValueError: ``count`` is negative.
+
+        O(min(count, window)): more than a window of equal samples replaces the whole window.
+        """
+        if count < 0:
+            raise ValueError(f"sample count must not be negative, got {count}")
+        value = Fraction(value)
+        values = self._values
+        if count >= self.window:
+            values.clear()
+            values.extend([value] * self.window)
+            self._sum = value * self.window
+            return
+        for _ in range(count):
+            if len(values) == self.window:
+                self._sum -= values[0]  # the deque's maxlen drops it on append
+            values.append(value)
+            self._sum += value
+
+    def value(self) -> Fraction | None:
+        """The average basis in ticks, or None with no samples. O(1)."""
+        return self._sum / len(self._values) if self._values else None
+
+    def reset(self) -> None:
+        self._values.clear()
+        self._sum = Fraction(0)
+
+
+def median_mark(index: int, last_funding_rate: int, ns_to_next_funding: int, interval_ns: int,
+                basis_average: Fraction | None, last_price: int | None) -> int:
+    """Binance's mark: ``median(P1, P2, last)`` (PERP-MECHANICS.md §1.2, E8).
+
+    ``P1 = I·(1 + F·t/N)`` decays the last funding rate to the next settlement, and
+    ``P2 = I + MA_basis``. With all three the median is the middle one. With P2 or the last
+    price missing (no samples yet, no trade yet) there is no middle: the mark falls back to P1,
+    the one term built from the index alone, so a thin market cannot move it.
+
+    Args:
+        index: the index price in ticks.
+        last_funding_rate: the last settled rate over RATE_SCALE.
+        ns_to_next_funding: time to the next settlement, 0 <= t <= interval_ns.
+        interval_ns: the funding interval (> 0).
+        basis_average: ``BasisAverage.value()`` in ticks, or None.
+        last_price: the last trade price in ticks, or None.
+
+    Returns:
+        The mark in ticks, rounded half-even (neither side of the book is favoured).
+
+    O(1).
+    """
+    p1 = index * (1 + Fraction(last_funding_rate, RATE_SCALE)
+                  * Fraction(ns_to_next_funding, interval_ns))
+    if basis_average is None or last_price is None:
+        return round(p1)  # Fraction.__round__ rounds half to even
+    return round(sorted((p1, index + basis_average, Fraction(last_price)))[1])
+
+
+def clamp_to_index(mark: int, index: int, max_deviation: int) -> int:
+    """Bound the mark to ``[I·(1 − d), I·(1 + d)]`` (TradFi ±3 %, §1.2).
+
+    The bounds round inward (ceiling of the lower, floor of the upper), so a clamped mark is
+    a whole tick that never lies outside the allowed band.
+
+    Args:
+        mark: the mark in ticks.
+        index: the index in ticks.
+        max_deviation: d over RATE_SCALE (3 000 000 is 3 %), 0 <= d < RATE_SCALE.
+
+    O(1).
+    """
+    lower = mul_rate_up(index, RATE_SCALE - max_deviation)
+    upper = mul_rate_down(index, RATE_SCALE + max_deviation)
+    return min(max(mark, lower), upper)
+
+
+# 2^(-Δt/h) is irrational, so the EWMA runs in decimal under one fixed local context: 28
+# significant digits, half-even. libmpdec computes it with integer arithmetic only, so the
+# same inputs give the same digits on every platform. Flags are never read; traps catch bugs.
+_EWMA_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN,
+                        traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+class Ewma:
+    """Exponentially weighted moving average of a price sampled at irregular times.
+
+    After ``Δt`` the old average keeps the weight ``2^(−Δt/h)`` and the new sample gets the
+    rest: ``avg ← x + 2^(−Δt/h)·(avg − x)``. The first sample sets the average. A sample at the
+    same instant as the previous one has zero weight (it lasted no time).
+    """
+
+    __slots__ = ("half_life_ns", "_average", "_ts")
+
+    def __init__(self, half_life_ns: int) -> None:
+        """Args: half_life_ns: the time after which a sample's weight has halved (> 0)."""
+        if half_life_ns <= 0:
+            raise ValueError(f"half life must be positive, got {half_life_ns}")
+        self.half_life_ns = half_life_ns
+        self._average: Decimal | None = None
+        """The average in ticks, to 28 significant digits."""
+        self._ts = 0
+        """The timestamp of the last sample."""
+
+    def update(self, value_ticks: Fraction | int, ts_ns: int) -> None:
+        """Add a sample of ``value_ticks`` (a mid may be a half tick) taken at ``ts_ns``.
+
+        Raises:
+            ValueError: ``ts_ns`` is before the previous sample.
+
+        O(1) (one decimal power).
+        """
+        ctx = _EWMA_CONTEXT
+        value = Fraction(value_ticks)
+        sample = ctx.divide(Decimal(value.numerator), Decimal(value.denominator))
+        if self._average is None:
+            self._average, self._ts = sample, ts_ns
+            return
+        elapsed = ts_ns - self._ts
+        if elapsed < 0:
+            raise ValueError(f"sample at {ts_ns} is before the previous one at {self._ts}")
+        keep = ctx.power(Decimal(2), ctx.divide(Decimal(-elapsed), Decimal(self.half_life_ns)))
+        self._average = ctx.add(sample, ctx.multiply(keep, ctx.subtract(self._average, sample)))
+        self._ts = ts_ns
+
+    def value(self) -> int | None:
+        """The average in ticks rounded half-even, or None before the first sample. O(1)."""
+        if self._average is None:
+            return None
+        return int(self._average.to_integral_value(rounding=ROUND_HALF_EVEN,
+                                                   context=_EWMA_CONTEXT))
+
+    def reset(self) -> None:
+        self._average = None
+        self._ts = 0
+
+
+_DAY_S = 86_400
+_CLOSE_S = 22 * 3600
+"""CME metals close 17:00 New York = 22:00 UTC in winter..."""
+_OPEN_S = 23 * 3600
+"""...and reopen an hour later, 18:00 New York = 23:00 UTC."""
+
+
+def is_metals_market_open(ts_ns: int) -> bool:
+    """Whether CME metals (the gold and silver underlyings) trade at ``ts_ns`` (UTC).
+
+    January 2026 winter schedule in UTC: Sunday 23:00 to Friday 22:00, less a daily break
+    22:00-23:00 Monday to Thursday. Simplified: no daylight saving time (from March the hours
+    move an hour earlier in UTC) and no exchange holidays.
+
+    O(1); integer arithmetic only (1970-01-01 was a Thursday).
+    """
+    seconds = ts_ns // NS_PER_SECOND
+    days, second_of_day = divmod(seconds, _DAY_S)
+    weekday = (days + 3) % 7  # Monday = 0
+    if weekday == 5:  # Saturday
+        return False
+    if weekday == 6:  # Sunday: opens at 23:00
+        return second_of_day >= _OPEN_S
+    if weekday == 4:  # Friday: closed from 22:00 to Sunday 23:00
+        return second_of_day < _CLOSE_S
+    return not _CLOSE_S <= second_of_day < _OPEN_S  # Monday-Thursday: the daily break
