@@ -35,6 +35,7 @@ from engine.enums import (
     TriggerBy,
 )
 from engine.instrument import Instrument, default_instruments
+from engine.liquidation import LiquidationEngine
 from engine.margin import (
     order_initial_margin,
     position_initial_margin,
@@ -70,8 +71,9 @@ class Refusal(Exception):
         self.message = message
 
 
-class Exchange:
-    """A deterministic perpetual-futures venue: books, accounts, margin, matching."""
+class Exchange(LiquidationEngine):
+    """A deterministic perpetual-futures venue: books, accounts, margin, matching,
+    liquidation."""
 
     def __init__(self, instruments: Mapping[str, Instrument] | None = None) -> None:
         self.instruments: dict[str, Instrument] = dict(
@@ -801,6 +803,13 @@ class Exchange:
         interval = instrument.funding_interval_ns
         self._emit(e.Mark, symbol=symbol, index=price, mark=price, last=self.last[symbol],
                    next_funding=(self.now // interval + 1) * interval)
+        self._after_mark_change(symbol)
+
+    def _after_mark_change(self, symbol: str) -> None:
+        """Mark-triggered orders fire, then accounts that fail the margin test are
+        liquidated; liquidation fills can move the last price and fire more orders."""
+        self._fire_triggers(symbol)
+        self._check_liquidations(symbol)
         self._fire_triggers(symbol)
 
     def _advance_time(self, cmd: c.AdvanceTime) -> None:

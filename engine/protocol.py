@@ -23,9 +23,10 @@ _decoder = msgspec.json.Decoder(c.AnyCommand)
 _encoder = msgspec.json.Encoder()
 _COMMANDS = sorted(cls.__struct_config__.tag for cls in c.AnyCommand.__args__)
 
-PRICE_FIELDS = frozenset({"price", "trigger_price", "index", "mark", "last"})
+PRICE_FIELDS = frozenset({"price", "trigger_price", "index", "mark", "last",
+                          "bankruptcy_price"})
 QTY_FIELDS = frozenset({"qty", "remaining", "position"})
-CASH_FIELDS = frozenset({"amount", "fee", "realized_pnl", "wallet_balance"})
+CASH_FIELDS = frozenset({"amount", "fee", "realized_pnl", "wallet_balance", "insurance_delta"})
 RATE_FIELDS = frozenset({"funding_rate", "rate"})
 TIME_FIELDS = frozenset({"ts", "next_funding"})
 

@@ -1,0 +1,260 @@
+"""The liquidation waterfall (PERP-MECHANICS.md §4.1), run after every mark change and after
+every funding settlement.
+
+For each account that fails the margin test (a cross account as a whole, or one isolated
+position), in account-id order:
+
+1. cancel its open orders (all of them for cross, the symbol's for isolated);
+2. reduce tier by tier: an IOC order for the smallest quantity that moves the position's
+   notional into the next lower tier (all of it in tier 1), priced no worse than the
+   position's bankruptcy price, into the book; re-check after each step;
+3. charge the clearance fee on each liquidation fill to the insurance fund, never more than
+   what the account has left;
+4. if the book cannot absorb a step at or better than the bankruptcy price and the account
+   still fails the test, the insurance fund takes the rest over at the bankruptcy price;
+5. if the fund cannot afford that (its equity would go negative), auto-deleverage: close the
+   most profitable, most leveraged opposite positions (BitMEX ranking) at that price.
+
+A bankrupt account's remaining collateral goes to the fund; no wallet is left below zero.
+This is a mixin of ``Exchange``: it owns the waterfall and uses the exchange's bookkeeping.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from engine import events as e
+from engine.book import Order
+from engine.enums import CancelReason, OrderType, Side, StpMode, TimeInForce
+from engine.margin import Health, cross_health, isolated_health, maintenance_margin, solve_price
+from engine.matching import match
+from engine.units import mul_rate_up
+
+if TYPE_CHECKING:
+    from engine.account import Account, Position
+    from engine.exchange import Exchange
+
+    _Base = Exchange
+else:
+    _Base = object
+
+
+class LiquidationEngine(_Base):
+    """The waterfall, as methods of the exchange."""
+
+    def _check_liquidations(self, symbol: str) -> None:
+        """Liquidate every holder of ``symbol`` that fails the margin test now."""
+        holders = [account for account in self.accounts.values()
+                   if account.position_qty(symbol)]
+        for account in sorted(holders, key=lambda a: a.id):
+            position = account.positions[symbol]
+            if position.qty == 0:  # closed by an earlier liquidation's ADL
+                continue
+            unit = symbol if position.isolated else None
+            if self._health(account, unit).is_liquidatable:
+                self._liquidate(account, unit)
+
+    def _health(self, account: Account, isolated_symbol: str | None) -> Health:
+        if isolated_symbol is None:
+            return cross_health(account, self.instruments, self.mark)
+        mark = self.mark[isolated_symbol]
+        assert mark is not None
+        return isolated_health(self.instruments[isolated_symbol],
+                               account.positions[isolated_symbol], mark)
+
+    def _liquidate(self, account: Account, isolated_symbol: str | None) -> None:
+        for order in [o for o in account.orders.values()
+                      if isolated_symbol is None or o.symbol == isolated_symbol]:
+            self._remove_open(order)
+            self._cancelled(order, CancelReason.LIQUIDATION)
+        while self._health(account, isolated_symbol).is_liquidatable:
+            symbol = isolated_symbol or self._riskiest_cross_position(account)
+            step = self._reduction_step(symbol, account.positions[symbol])
+            filled = self._reduce(account, symbol, step, self._bankruptcy_tick(account, symbol))
+            if filled < step and self._health(account, isolated_symbol).is_liquidatable:
+                self._take_over(account, symbol, isolated=isolated_symbol is not None)
+
+    # -- choosing what to sell ------------------------------------------------------------------
+
+    def _riskiest_cross_position(self, account: Account) -> str:
+        """The cross position with the largest maintenance margin (then the symbol name)."""
+        def risk(symbol: str) -> tuple[int, str]:
+            position, mark = account.positions[symbol], self.mark[symbol]
+            assert mark is not None
+            return (-maintenance_margin(self.instruments[symbol], position.qty, mark), symbol)
+        return min((s for s, p in account.positions.items() if p.qty and not p.isolated),
+                   key=risk)
+
+    def _reduction_step(self, symbol: str, position: Position) -> int:
+        """Lots that move the notional at mark into the next lower tier; all of it in tier 1."""
+        instrument, mark = self.instruments[symbol], self.mark[symbol]
+        assert mark is not None
+        size = abs(position.qty)
+        notional = instrument.notional(mark, size)
+        tier_index = next(i for i, t in enumerate(instrument.tiers)
+                          if notional <= t.cap or i == len(instrument.tiers) - 1)
+        if tier_index == 0:
+            return size
+        keep = instrument.tiers[tier_index - 1].cap // (mark * instrument.cash_per_tick_lot)
+        return max(1, size - keep)
+
+    def _bankruptcy_tick(self, account: Account, symbol: str) -> int:
+        """The bankruptcy price on the tick that leaves the account no deficit: up for a long,
+        down for a short (PERP-MECHANICS.md E13). At least one tick."""
+        position = account.positions[symbol]
+        if position.isolated:
+            collateral = position.isolated_margin
+        else:
+            collateral = account.wallet
+            for other, held in account.positions.items():
+                if other != symbol and held.qty and not held.isolated:
+                    mark = self.mark[other]
+                    assert mark is not None
+                    collateral += held.unrealized_pnl(mark,
+                                                      self.instruments[other].cash_per_tick_lot)
+        price = solve_price(self.instruments[symbol], position, collateral, 0, False)
+        if price is None:  # a long whose collateral covers the whole cost: any price will do
+            return 1
+        return max(1, math.ceil(price) if position.qty > 0 else math.floor(price))
+
+    # -- step 2 and 3: into the book ------------------------------------------------------------
+
+    def _reduce(self, account: Account, symbol: str, qty: int, bankruptcy: int) -> int:
+        """An IOC order of ``qty`` lots no worse than ``bankruptcy``; returns the lots filled."""
+        position = account.positions[symbol]
+        side = Side.SELL if position.qty > 0 else Side.BUY
+        order = Order(order_id=self.next_order_id, account=account.id, symbol=symbol, side=side,
+                      type=OrderType.LIMIT, qty=qty, price=bankruptcy, tif=TimeInForce.IOC,
+                      stp=StpMode.EXPIRE_MAKER)
+        self.next_order_id += 1
+
+        def on_fill(maker: Order, price: int, lots: int) -> None:
+            wallet_before = account.wallet
+            self._trade(order, maker, price, lots, taker_pays_fee=False)
+            self._clearance_fee(account, order, price, lots,
+                                released=account.wallet - wallet_before)
+
+        match(self.books[symbol], order, bankruptcy, on_fill, self._on_stp)
+        return order.filled
+
+    def _clearance_fee(self, account: Account, order: Order, price: int, qty: int,
+                       released: int) -> None:
+        """Charge the clearance fee of one liquidation fill to the insurance fund, capped by
+        what the account (or the isolated position) still has (PERP-MECHANICS.md §1.15)."""
+        symbol = order.symbol
+        instrument = self.instruments[symbol]
+        position = account.positions[symbol]
+        if position.isolated and position.qty:
+            left = self._health(account, symbol).equity
+        elif position.isolated:
+            left = released  # the close gave the rest of the position's margin back
+        else:
+            left = self._health(account, None).equity
+        fee = min(mul_rate_up(instrument.notional(price, qty), instrument.clearance_fee),
+                  max(0, left))
+        if position.isolated and position.qty:
+            position.isolated_margin -= fee
+        else:
+            account.wallet -= fee
+        self._transfer_to_fund(account, fee)
+        assert order.price is not None
+        self._emit(e.Liquidation, account=account.id, symbol=symbol, side=order.side, qty=qty,
+                   price=price, bankruptcy_price=order.price, fee=-fee, insurance_delta=fee,
+                   stage="reduce")
+
+    def _transfer_to_fund(self, account: Account, amount: int) -> None:
+        """Move ``amount`` (negative: the fund pays) from the account's ledger to the fund's."""
+        account.liquidation_transfers -= amount
+        self.insurance.liquidation_transfers += amount
+        self.insurance.wallet += amount
+
+    # -- steps 4 and 5: takeover or ADL ---------------------------------------------------------
+
+    def _take_over(self, account: Account, symbol: str, isolated: bool) -> None:
+        """The fund takes the rest of the position at the bankruptcy price, or ADL closes it
+        there if the fund cannot afford to; the bankrupt account's leftover goes to the fund."""
+        position = account.positions[symbol]
+        bankruptcy = self._bankruptcy_tick(account, symbol)
+        qty = position.qty
+        mark = self.mark[symbol]
+        assert mark is not None
+        instrument = self.instruments[symbol]
+        wallet_before = account.wallet
+        fund_equity = cross_health(self.insurance, self.instruments, self.mark).equity
+        # the fund would hold the position from the bankruptcy price, marked at the mark
+        deleveraged = fund_equity + qty * (mark - bankruptcy) * instrument.cash_per_tick_lot < 0
+        if deleveraged:
+            self._deleverage(account, symbol, bankruptcy)
+        else:
+            self._move_position(account, symbol, -qty, bankruptcy)
+            self._move_position(self.insurance, symbol, qty, bankruptcy)
+            self._fit_reduce_only(account, symbol)
+        # what is left of a bankrupt position (isolated) or account (cross, once flat)
+        if isolated:
+            leftover = account.wallet - wallet_before
+        elif any(p.qty and not p.isolated for p in account.positions.values()):
+            leftover = 0
+        else:
+            leftover = account.wallet
+        account.wallet -= leftover
+        self._transfer_to_fund(account, leftover)
+        self._emit(e.Liquidation, account=account.id, symbol=symbol,
+                   side=Side.SELL if qty > 0 else Side.BUY, qty=abs(qty), price=bankruptcy,
+                   bankruptcy_price=bankruptcy, fee=0, insurance_delta=leftover,
+                   stage="adl" if deleveraged else "takeover")
+
+    def _deleverage(self, account: Account, symbol: str, price: int) -> None:
+        """Close ``account``'s position at ``price`` against the top-ranked opposite
+        positions, the insurance fund last."""
+        position = account.positions[symbol]
+        remaining = abs(position.qty)
+        is_long = position.qty > 0
+        for counterparty in self._adl_ranking(symbol, not is_long, exclude=account.id):
+            if remaining == 0:
+                break
+            held = counterparty.positions[symbol]
+            qty = min(remaining, abs(held.qty))
+            remaining -= qty
+            for order in [o for o in counterparty.orders.values() if o.symbol == symbol]:
+                self._remove_open(order)
+                self._cancelled(order, CancelReason.ADL)
+            for who, other, lots in ((counterparty, account, qty if is_long else -qty),
+                                     (account, counterparty, -qty if is_long else qty)):
+                realized = self._move_position(who, symbol, lots, price)
+                self._emit(e.Adl, account=who.id, symbol=symbol,
+                           side=Side.BUY if lots > 0 else Side.SELL, qty=qty, price=price,
+                           counterparty=other.id, realized_pnl=realized,
+                           position=who.positions[symbol].qty)
+                self._fit_reduce_only(who, symbol)
+
+    def _adl_ranking(self, symbol: str, long_side: bool, exclude: str) -> list[Account]:
+        """Holders of the given side, highest BitMEX score first: profit % x effective
+        leverage when in profit, profit % / effective leverage otherwise; ties by larger
+        position, then account id. The insurance fund comes last."""
+        mark = self.mark[symbol]
+        assert mark is not None
+        instrument = self.instruments[symbol]
+
+        def score(account: Account) -> tuple[Fraction, int, str]:
+            position = account.positions[symbol]
+            pnl = Fraction(position.unrealized_pnl(mark, instrument.cash_per_tick_lot),
+                           max(1, position.cost))
+            equity = self._health(account, symbol if position.isolated else None).equity
+            value = abs(instrument.notional(mark, position.qty))
+            leverage = Fraction(value, equity) if equity > 0 else Fraction(10**12)
+            ranked = pnl * leverage if pnl > 0 else pnl / leverage
+            return (-ranked, -abs(position.qty), account.id)
+
+        holders = [a for a in self.accounts.values()
+                   if a.id != exclude and (a.position_qty(symbol) > 0) == long_side
+                   and a.position_qty(symbol) != 0]
+        ranked = sorted(holders, key=score)
+        if self.insurance.position_qty(symbol) and (
+                self.insurance.position_qty(symbol) > 0) == long_side:
+            ranked.append(self.insurance)
+        return ranked
+
+
+__all__ = ["LiquidationEngine"]
