@@ -24,7 +24,7 @@ class Order:
     __slots__ = (
         "order_id", "account", "symbol", "side", "is_buy", "type", "qty", "filled", "price",
         "trigger_price", "trigger_by", "tif", "post_only", "reduce_only", "client_id", "stp",
-        "live",
+        "live", "queued",
     )
 
     def __init__(self, *, order_id: int, account: str, symbol: str, side: Side, type: OrderType,
@@ -50,6 +50,8 @@ class Order:
         self.reduce_only = reduce_only
         self.client_id = client_id
         self.stp = stp
+        self.queued = 0
+        """When the order joined its book's queue (a per-book counter): time priority."""
         self.live = False
         """True exactly while the order rests in a book. A taker being matched, a conditional
         order and an order that left the book are not live; the dead entry of the last may
@@ -89,7 +91,7 @@ class Level:
 class OrderBook:
     """Resting limit orders of one symbol in price-time priority."""
 
-    __slots__ = ("symbol", "bids", "asks", "orders", "_bid_keys", "_ask_keys")
+    __slots__ = ("symbol", "bids", "asks", "orders", "_bid_keys", "_ask_keys", "_queued")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
@@ -101,6 +103,7 @@ class OrderBook:
         # cached key views: reading index 0 through them is the cheapest best-price lookup
         self._bid_keys = self.bids.keys()
         self._ask_keys = self.asks.keys()
+        self._queued = 0
 
     # -- queries --
 
@@ -150,6 +153,8 @@ class OrderBook:
         level.orders.append(order)
         level.qty += order.remaining
         level.count += 1
+        self._queued += 1
+        order.queued = self._queued
         order.live = True
         self.orders[order.order_id] = order
 

@@ -429,7 +429,9 @@ class Exchange(LiquidationEngine):
         assume_price = order.price
         if order.price is None or order.tif is TimeInForce.FOK:
             limit = band if order.price is None else order.price
-            can_fill, worst = fillable(book, is_buy, limit, qty, account.id, order.stp)
+            can_fill, worst = fillable(
+                book, is_buy, limit, qty, account.id, order.stp,
+                lambda maker: abs(self.accounts[maker].position_qty(symbol)))
             if order.tif is TimeInForce.FOK and can_fill < qty:
                 return Refusal(RejectReason.FOK_NOT_FILLED,
                                "fill-or-kill order cannot be filled in full now")
@@ -534,6 +536,8 @@ class Exchange(LiquidationEngine):
             self._close(order)
         elif order.tif is TimeInForce.GTC:
             book.add(order)
+            if order.reduce_only:  # with the others resting, it may now reduce too much
+                self._fit_reduce_only(account, symbol)
         else:
             self._cancelled(order, CancelReason.IOC_REMAINDER if order.tif is TimeInForce.IOC
                             else CancelReason.FOK_NOT_FILLED)
@@ -641,7 +645,7 @@ class Exchange(LiquidationEngine):
         position = account.position_qty(symbol)
         room = abs(position)
         closing_is_buy = position < 0
-        resting.sort(key=lambda o: (o.price if not o.is_buy else -o.price, o.order_id))
+        resting.sort(key=lambda o: (o.price if not o.is_buy else -o.price, o.queued))
         book = self.books[symbol]
         for order in resting:
             if position == 0 or order.is_buy != closing_is_buy or room == 0:

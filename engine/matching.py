@@ -59,17 +59,20 @@ def match(book: OrderBook, taker: Order, limit: int, on_fill: OnFill, on_stp: On
 
 
 def fillable(book: OrderBook, is_buy: bool, limit: int, qty: int, account: str,
-              stp: StpMode) -> tuple[int, int | None]:
+             stp: StpMode, position_size: Callable[[str], int]) -> tuple[int, int | None]:
     """Dry run of ``match``: how much a taker could fill now, and at what worst price.
 
-    Changes nothing. Used for fill-or-kill and for the margin of a market order.
-    O(n) in the orders walked.
+    Changes nothing. Used for fill-or-kill and for the margin of a market order. A maker's
+    resting reduce-only orders shrink as its earlier fills in the same sweep reduce its
+    position (the exchange refits them after every fill), so they count only up to what is
+    left of ``position_size(maker account)``. O(n) in the orders walked.
 
     Returns:
         (fillable lots, worst price in ticks or None when nothing fills).
     """
     levels = book.asks if is_buy else book.bids
     fillable, worst = 0, None
+    closed: dict[str, int] = {}
     for level in levels.values():
         if fillable >= qty or not crosses(is_buy, limit, level.price):
             break
@@ -78,7 +81,15 @@ def fillable(book: OrderBook, is_buy: bool, limit: int, qty: int, account: str,
                 if stp is StpMode.EXPIRE_MAKER:
                     continue
                 return min(fillable, qty), worst
-            fillable += maker.remaining
+            size = maker.remaining
+            if maker.reduce_only:
+                size = min(size, max(0, position_size(maker.account)
+                                     - closed.get(maker.account, 0)))
+            if size == 0:
+                continue
+            size = min(size, qty - fillable)
+            closed[maker.account] = closed.get(maker.account, 0) + size
+            fillable += size
             worst = level.price
             if fillable >= qty:
                 break
