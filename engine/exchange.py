@@ -53,7 +53,6 @@ from engine.units import (
     parse_timestamp,
 )
 
-
 INSURANCE = "@insurance"
 """The insurance fund's account id; the protocol's account ids cannot contain '@'."""
 

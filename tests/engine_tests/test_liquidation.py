@@ -8,8 +8,8 @@ Mark = index here, so each ``index`` command is a mark move.
 from __future__ import annotations
 
 import pytest
-
 from conftest import Venue, names, of
+
 from engine.instrument import parse_instruments
 
 SILVER = "XAGUSDT"
