@@ -163,6 +163,21 @@ class Mark(Event, tag="mark"):
     next_funding: int | None = None
 
 
+class Funding(Event, tag="funding"):
+    """A settlement: ``rate`` (over the interval) applied at ``mark`` to every position."""
+
+    symbol: str
+    rate: int
+    mark: int
+
+
+class FundingPayment(Event, tag="funding_payment"):
+    account: str
+    symbol: str
+    position: int
+    amount: int
+
+
 class Balance(Event, tag="balance"):
     account: str
     amount: int

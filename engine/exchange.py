@@ -43,6 +43,7 @@ from engine.margin import (
     summarize,
 )
 from engine.matching import fillable, match
+from engine.pricing import PriceEngine, PriceState
 from engine.units import (
     RATE_SCALE,
     UnitError,
@@ -70,7 +71,7 @@ class Refusal(Exception):
         self.message = message
 
 
-class Exchange(LiquidationEngine):
+class Exchange(PriceEngine, LiquidationEngine):
     """A deterministic perpetual-futures venue: books, accounts, margin, matching,
     liquidation."""
 
@@ -82,6 +83,7 @@ class Exchange(LiquidationEngine):
         self.index: dict[str, int | None] = dict.fromkeys(symbols)
         self.mark: dict[str, int | None] = dict.fromkeys(symbols)
         self.last: dict[str, int | None] = dict.fromkeys(symbols)
+        self.prices = {s: PriceState(i) for s, i in self.instruments.items()}
         self.conditional: dict[str, dict[int, Order]] = {s: {} for s in symbols}
         """Orders waiting for their trigger, per symbol, in order-id order."""
         self.accounts: dict[str, Account] = {}
@@ -799,14 +801,7 @@ class Exchange(LiquidationEngine):
 
     def _set_index(self, cmd: c.SetIndex) -> None:
         instrument = self._instrument(cmd.symbol)
-        price = self._ticks(instrument, cmd.price, "price")
-        symbol = cmd.symbol
-        self.index[symbol] = price
-        self.mark[symbol] = price  # mark = index until the mark-price methods land
-        interval = instrument.funding_interval_ns
-        self._emit(e.Mark, symbol=symbol, index=price, mark=price, last=self.last[symbol],
-                   next_funding=(self.now // interval + 1) * interval)
-        self._after_mark_change(symbol)
+        self._new_index(cmd.symbol, self._ticks(instrument, cmd.price, "price"))
 
     def _after_mark_change(self, symbol: str) -> None:
         """Mark-triggered orders fire, then accounts that fail the margin test are
@@ -823,7 +818,7 @@ class Exchange(LiquidationEngine):
         if ts < self.now:
             raise Refusal(RejectReason.TIME_GOES_BACKWARDS,
                           f"{cmd.ts} is before the engine clock")
-        self.now = ts
+        self._advance_clock(ts)
 
     # -- queries -------------------------------------------------------------------------------
 

@@ -150,6 +150,10 @@ class PremiumAverage:
         """Start a new interval. O(1)."""
         self.samples = self._weighted = self._weights = 0
 
+    def state(self) -> tuple[bool, int, int, int]:
+        """Everything that decides future values (for the exchange's state hash)."""
+        return (self.linear, self.samples, self._weighted, self._weights)
+
 
 def funding_rate(avg_premium: Fraction, interest_rate: int, interval_ns: int, cap: int) -> int:
     """The funding rate of one interval: ``F_N = [P̄ + clamp(I₈ − P̄, ±0.05 %)] · N/8``.

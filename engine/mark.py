@@ -75,6 +75,10 @@ class BasisAverage:
         self._values.clear()
         self._sum = Fraction(0)
 
+    def state(self) -> list[str]:
+        """Everything that decides future values (for the exchange's state hash)."""
+        return [str(value) for value in self._values]
+
 
 def median_mark(index: int, last_funding_rate: int, ns_to_next_funding: int, interval_ns: int,
                 basis_average: Fraction | None, last_price: int | None) -> int:
@@ -181,6 +185,10 @@ class Ewma:
     def reset(self) -> None:
         self._average = None
         self._ts = 0
+
+    def state(self) -> tuple[str | None, int]:
+        """Everything that decides future values (for the exchange's state hash)."""
+        return (None if self._average is None else str(self._average), self._ts)
 
 
 _DAY_S = 86_400

@@ -201,7 +201,8 @@ def canonical_state(exchange: Exchange) -> list[Any]:
             sides.append([[level.price, [o.order_id for o in level.live_orders()]]
                           for level in book.levels(side)])
         books.append([symbol, sides, exchange.index[symbol], exchange.mark[symbol],
-                      exchange.last[symbol], list(exchange.conditional[symbol])])
+                      exchange.last[symbol], list(exchange.conditional[symbol]),
+                      exchange.prices[symbol].state()])
     accounts = []
     for account in [exchange.insurance] + [exchange.accounts[a] for a in sorted(exchange.accounts)]:
         accounts.append([

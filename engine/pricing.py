@@ -1,0 +1,203 @@
+"""Prices on the clock: index in, mark out, premiums sampled, funding settled.
+
+The engine reads no clock; time moves only by the ``time`` command. Between two commands the
+book and the index do not change, so a clock advance samples each symbol's state in closed
+form: the basis ``mid - index`` once a second (the mark's 30-sample moving average) and the
+premium index every 5 seconds (the funding interval's time-weighted average), split at every
+funding boundary crossed. At each boundary funding settles at the mark, longs paying shorts
+when the rate is positive; rounding residue goes to the exchange's rounding account so money
+stays conserved, and accounts that the payment leaves failing the margin test are liquidated.
+
+The mark is the instrument's method: ``index`` (mark = index) or ``median`` (Binance's
+median of P1, P2 and last; for TradFi underlyings bounded to the index, and an EWMA of the
+book's mid while the metals market is closed). It is recomputed on every index update and
+clock advance, never on a trade: a venue's mark moves on its own schedule.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING
+
+from engine import events as e
+from engine.enums import Side
+from engine.funding import (
+    PremiumAverage,
+    funding_payment,
+    funding_rate,
+    impact_price,
+    premium_index,
+)
+from engine.instrument import Instrument
+from engine.mark import BasisAverage, Ewma, clamp_to_index, is_metals_market_open, median_mark
+from engine.units import NS_PER_SECOND, RATE_SCALE
+
+if TYPE_CHECKING:
+    from engine.exchange import Exchange
+
+    _Base = Exchange
+else:
+    _Base = object
+
+BASIS_SAMPLE_NS = NS_PER_SECOND
+BASIS_WINDOW = 30
+"""30 one-second samples: Binance's USD-M basis window since 2025-09 (PERP-MECHANICS §1.2)."""
+PREMIUM_SAMPLE_NS = 5 * NS_PER_SECOND
+OFF_HOURS_HALF_LIFE_NS = 60 * NS_PER_SECOND
+
+
+class PriceState:
+    """What one symbol's mark and funding depend on, besides the book."""
+
+    __slots__ = ("basis", "premium", "funding_rate", "off_hours")
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.basis = BasisAverage(BASIS_WINDOW)
+        self.premium = PremiumAverage.for_interval(instrument.funding_interval_ns)
+        self.funding_rate = 0
+        """The last settled rate (over RATE_SCALE): it decays into the mark through P1."""
+        self.off_hours = Ewma(OFF_HOURS_HALF_LIFE_NS)
+
+    def state(self) -> list:
+        return [self.basis.state(), self.premium.state(), self.funding_rate,
+                self.off_hours.state()]
+
+
+class PriceEngine(_Base):
+    """Index, mark, premium sampling and funding, as methods of the exchange."""
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def _mid(self, symbol: str) -> Fraction | None:
+        book = self.books[symbol]
+        bid, ask = book.best_bid(), book.best_ask()
+        return None if bid is None or ask is None else Fraction(bid + ask, 2)
+
+    def _premium(self, symbol: str) -> Fraction:
+        """The premium index now: impact bid and ask against the index (§1.3-§1.4)."""
+        instrument, book = self.instruments[symbol], self.books[symbol]
+        index = self.index[symbol]
+        assert index is not None
+        notional, per_lot = instrument.impact_margin_notional, instrument.cash_per_tick_lot
+        bid = impact_price(((lv.price, lv.qty) for lv in book.levels(Side.BUY)), notional,
+                           per_lot)
+        ask = impact_price(((lv.price, lv.qty) for lv in book.levels(Side.SELL)), notional,
+                           per_lot)
+        return premium_index(bid, ask, index)
+
+    def predicted_funding_rate(self, symbol: str) -> int:
+        """The rate the next settlement would use if the interval ended now."""
+        instrument = self.instruments[symbol]
+        return funding_rate(self.prices[symbol].premium.value(), instrument.interest_rate,
+                            instrument.funding_interval_ns, instrument.funding_cap)
+
+    def next_funding(self, symbol: str) -> int:
+        interval = self.instruments[symbol].funding_interval_ns
+        return (self.now // interval + 1) * interval
+
+    def _compute_mark(self, symbol: str) -> int:
+        instrument = self.instruments[symbol]
+        index = self.index[symbol]
+        assert index is not None
+        if instrument.mark_method == "index":
+            return index
+        state = self.prices[symbol]
+        if instrument.market_hours and not is_metals_market_open(self.now):
+            mark = state.off_hours.value() or index  # the index is frozen: follow the book
+        else:
+            interval = instrument.funding_interval_ns
+            mark = median_mark(index, state.funding_rate, self.next_funding(symbol) - self.now,
+                               interval, state.basis.value(), self.last[symbol])
+        if instrument.max_mark_deviation is not None:
+            mark = clamp_to_index(mark, index, instrument.max_mark_deviation)
+        return mark
+
+    # -- commands -------------------------------------------------------------------------------
+
+    def _new_index(self, symbol: str, price: int) -> None:
+        self.index[symbol] = price
+        self._remark(symbol, always=True)
+
+    def _remark(self, symbol: str, always: bool = False) -> None:
+        """Recompute the mark; announce it and act on it (triggers, liquidations) if it moved."""
+        mark = self._compute_mark(symbol)
+        if mark == self.mark[symbol] and not always:
+            return
+        self.mark[symbol] = mark
+        index = self.index[symbol]
+        assert index is not None
+        self._emit(e.Mark, symbol=symbol, index=index, mark=mark, last=self.last[symbol],
+                   funding_rate=self.predicted_funding_rate(symbol),
+                   next_funding=self.next_funding(symbol))
+        self._after_mark_change(symbol)
+
+    def _advance_clock(self, until: int) -> None:
+        """Move the clock to ``until``, sampling and settling funding on the way."""
+        start = self.now
+        for symbol, instrument in self.instruments.items():
+            if self.index[symbol] is None:
+                continue
+            interval = instrument.funding_interval_ns
+            segment_start = start
+            boundary = (start // interval + 1) * interval
+            while boundary <= until:
+                self._sample(symbol, segment_start, boundary)
+                self.now = boundary
+                self._settle_funding(symbol)
+                segment_start = boundary
+                boundary += interval
+            self._sample(symbol, segment_start, until)
+            self.now = start
+        self.now = until
+        for symbol in self.instruments:
+            if self.index[symbol] is not None:
+                self._remark(symbol)
+
+    def _sample(self, symbol: str, start: int, end: int) -> None:
+        """Sample the unchanged state of ``symbol`` over ``(start, end]``. O(1) in the length."""
+        if end <= start:
+            return
+        state = self.prices[symbol]
+        state.premium.add(self._premium(symbol),
+                          end // PREMIUM_SAMPLE_NS - start // PREMIUM_SAMPLE_NS)
+        mid = self._mid(symbol)
+        if mid is not None:
+            index = self.index[symbol]
+            assert index is not None
+            samples = end // BASIS_SAMPLE_NS - start // BASIS_SAMPLE_NS
+            state.basis.add(mid - index, min(samples, BASIS_WINDOW))
+            state.off_hours.update(mid, end)
+
+    def _settle_funding(self, symbol: str) -> None:
+        """Settle ``symbol``'s funding at ``self.now`` (a boundary) at the current mark.
+
+        Every position open at this instant pays or receives ``-q x mark x rate``, rounded
+        against it; the residue goes to the rounding account, so payments sum to zero exactly.
+        """
+        instrument = self.instruments[symbol]
+        state = self.prices[symbol]
+        rate = self.predicted_funding_rate(symbol)
+        state.funding_rate = rate
+        state.premium.reset()
+        mark = self.mark[symbol]
+        assert mark is not None
+        self._emit(e.Funding, symbol=symbol, rate=rate, mark=mark)
+        holders = sorted((a for a in [*self.accounts.values(), self.insurance]
+                          if a.position_qty(symbol)), key=lambda a: a.id)
+        paid = residue = 0
+        for account in holders:
+            position = account.positions[symbol]
+            delta, rest = funding_payment(position.qty, mark, rate, instrument.cash_per_tick_lot)
+            if position.isolated:
+                position.isolated_margin += delta
+            else:
+                account.wallet += delta
+            account.funding_pnl += delta
+            paid += delta
+            residue += rest
+            self._emit(e.FundingPayment, account=account.id, symbol=symbol,
+                       position=position.qty, amount=delta)
+        if residue % RATE_SCALE or paid + residue // RATE_SCALE:
+            raise AssertionError(f"{symbol} funding does not sum to zero: {paid}, {residue}")
+        self.rounding += residue // RATE_SCALE
+        self._check_liquidations(symbol)
