@@ -44,6 +44,7 @@ from engine.margin import (
 )
 from engine.matching import fillable, match
 from engine.pricing import PriceEngine, PriceState
+from engine.sweep import MarginScreen
 from engine.units import (
     RATE_SCALE,
     UnitError,
@@ -87,6 +88,8 @@ class Exchange(PriceEngine, LiquidationEngine):
         self.conditional: dict[str, dict[int, Order]] = {s: {} for s in symbols}
         """Orders waiting for their trigger, per symbol, in order-id order."""
         self.accounts: dict[str, Account] = {}
+        self.screen = MarginScreen(self.instruments)
+        """Arrays of every position for the vectorised mark sweep (engine/sweep.py)."""
         self.now = 0
         """Simulated time in ns since the epoch; moves only by the ``time`` command."""
         self.seq = 0
@@ -239,6 +242,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             account = self.accounts[cmd.account] = Account(cmd.account)
         account.wallet += amount
         account.deposited += amount
+        self._touch(account)
         self.deposits += amount
         self._emit(e.Balance, account=account.id, amount=amount, kind="deposit",
                    wallet_balance=account.wallet)
@@ -252,6 +256,7 @@ class Exchange(PriceEngine, LiquidationEngine):
                           f"can withdraw at most {format_cash(allowed)} USDT")
         account.wallet -= amount
         account.withdrawn += amount
+        self._touch(account)
         self.withdrawals += amount
         self._emit(e.Balance, account=account.id, amount=-amount, kind="withdraw",
                    wallet_balance=account.wallet)
@@ -293,6 +298,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         position = account.positions.get(cmd.symbol)
         if position is not None:
             position.isolated = isolated
+        self._touch(account)
         self._emit(e.MarginModeSet, account=account.id, symbol=cmd.symbol, mode=cmd.mode.value)
 
     def _adjust_isolated_margin(self, cmd: c.AdjustIsolatedMargin) -> None:
@@ -326,6 +332,7 @@ class Exchange(PriceEngine, LiquidationEngine):
                               f"at most {format_cash(removable)} USDT can be removed")
         account.wallet -= amount
         position.isolated_margin += amount
+        self._touch(account)
         self._emit(e.Balance, account=account.id, amount=amount, kind="isolated_margin",
                    wallet_balance=account.wallet, symbol=cmd.symbol)
 
@@ -587,7 +594,14 @@ class Exchange(PriceEngine, LiquidationEngine):
                    liquidity=liquidity, realized_pnl=realized,
                    position=account.positions[order.symbol].qty, client_id=order.client_id)
 
+    def _touch(self, account: Account) -> None:
+        """Note that ``account``'s wallet or positions changed: the margin screen re-reads it
+        before its next sweep. Every write to a wallet or a position must call this."""
+        if account is not self.insurance:
+            self.screen.dirty.add(account.id)
+
     def _charge_fee(self, account: Account, fee: int) -> None:
+        self._touch(account)
         account.wallet -= fee
         account.fees_paid += fee
         self.fee_income += fee
@@ -602,6 +616,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         """
         instrument = self.instruments[symbol]
         position = account.position(symbol)
+        self._touch(account)
         before = position.qty
         realized = position.apply_fill(signed_qty, price, instrument.cash_per_tick_lot)
         account.realized_pnl += realized

@@ -45,16 +45,26 @@ class LiquidationEngine(_Base):
     """The waterfall, as methods of the exchange."""
 
     def _check_liquidations(self, symbol: str) -> None:
-        """Liquidate every holder of ``symbol`` that fails the margin test now."""
-        holders = [account for account in self.accounts.values()
-                   if account.position_qty(symbol)]
-        for account in sorted(holders, key=lambda a: a.id):
-            position = account.positions[symbol]
-            if position.qty == 0:  # closed by an earlier liquidation's ADL
-                continue
-            unit = symbol if position.isolated else None
-            if self._health(account, unit).is_liquidatable:
-                self._liquidate(account, unit)
+        """Liquidate every holder of ``symbol`` that fails the margin test now, in account-id
+        order. The numpy screen (engine/sweep.py) names the candidates; each is confirmed
+        exactly. ADL can leave a counterparty failing the test, so repeat until none does."""
+        mark = self.mark[symbol]
+        assert mark is not None
+        while True:
+            self.screen.refresh(self.accounts)
+            failing = []
+            for account_id in sorted(self.screen.candidates(symbol, mark)):
+                account = self.accounts[account_id]
+                position = account.positions[symbol]
+                unit = symbol if position.isolated else None
+                if position.qty and self._health(account, unit).is_liquidatable:
+                    failing.append((account, unit))
+            if not failing:
+                return
+            for account, unit in failing:
+                position = account.positions[symbol]
+                if position.qty and self._health(account, unit).is_liquidatable:
+                    self._liquidate(account, unit)
 
     def _health(self, account: Account, isolated_symbol: str | None) -> Health:
         if isolated_symbol is None:
@@ -154,6 +164,7 @@ class LiquidationEngine(_Base):
             left = self._health(account, None).equity
         fee = min(mul_rate_up(instrument.notional(price, qty), instrument.clearance_fee),
                   max(0, left))
+        self._touch(account)
         if position.isolated and position.qty:
             position.isolated_margin -= fee
         else:
@@ -199,6 +210,7 @@ class LiquidationEngine(_Base):
         else:
             leftover = account.wallet
         account.wallet -= leftover
+        self._touch(account)
         self._transfer_to_fund(account, leftover)
         self._emit(e.Liquidation, account=account.id, symbol=symbol,
                    side=Side.SELL if qty > 0 else Side.BUY, qty=abs(qty), price=bankruptcy,

@@ -188,6 +188,7 @@ class PriceEngine(_Base):
         for account in holders:
             position = account.positions[symbol]
             delta, rest = funding_payment(position.qty, mark, rate, instrument.cash_per_tick_lot)
+            self._touch(account)
             if position.isolated:
                 position.isolated_margin += delta
             else:

@@ -264,6 +264,32 @@ def check_invariants(exchange: Exchange) -> None:
     assert held + exchange.fee_income + exchange.rounding == (
         exchange.deposits - exchange.withdrawals), "money is not conserved"
     assert exchange.insurance.wallet >= 0, "the insurance fund went negative"
+    check_screen_mirrors_accounts(exchange)
+
+
+def check_screen_mirrors_accounts(exchange: Exchange) -> None:
+    """Every account the margin screen will not re-read must match its arrays exactly: a
+    change to a wallet or position that forgot ``_touch`` would hide it from the sweep."""
+    screen = exchange.screen
+    for account_id, account in exchange.accounts.items():
+        if account_id in screen.dirty:
+            continue
+        slot = screen.index.get(account_id)
+        assert slot is not None and screen.wallet[slot] == account.wallet, (
+            f"{account_id}: the screen's wallet is stale")
+        for symbol, table in screen.tables.items():
+            position = account.positions.get(symbol)
+            row = table.rows.get(account_id)
+            if position is None or position.qty == 0:
+                assert row is None, f"{account_id} {symbol}: the screen holds a closed position"
+                continue
+            assert row is not None, f"{account_id} {symbol}: missing from the screen"
+            # compared as float64: the arrays hold what float() of each integer gives
+            assert (table.qty[row], table.cost[row], table.isolated[row],
+                    table.isolated_margin[row]) == (float(position.qty), float(position.cost),
+                                                    position.isolated,
+                                                    float(position.isolated_margin)), (
+                f"{account_id} {symbol}: the screen's row is stale")
 
 
 def fit_reduce_only_holds(account: Account, symbol: str) -> None:
