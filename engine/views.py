@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from engine.enums import Side
 from engine.instrument import Instrument
 from engine.margin import maintenance_margin, position_initial_margin, solve_price, summarize
-from engine.units import CASH_SCALE, format_cash, format_rate
+from engine.units import CASH_SCALE, format_cash, format_rate, format_timestamp
 
 if TYPE_CHECKING:
     from engine.account import Account, Position
@@ -151,6 +151,8 @@ def book_view(exchange: Exchange, symbol: str, depth: int) -> dict[str, Any]:
         "index": price_text(instrument, exchange.index[symbol]),
         "mark": price_text(instrument, exchange.mark[symbol]),
         "last": price_text(instrument, exchange.last[symbol]),
+        "funding_rate": format_rate(exchange.predicted_funding_rate(symbol)),
+        "next_funding": format_timestamp(exchange.next_funding(symbol)),
     }
 
 

@@ -7,6 +7,7 @@ interest rate, 0.01 % per 8 h.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from importlib import resources
 
 from conftest import START, Venue, names, of
@@ -111,3 +112,45 @@ def test_the_mark_event_shows_the_predicted_rate_and_next_funding() -> None:
     v("time", ts=START)
     [mark] = v("index", symbol=BTC, price="90000.00")
     assert (mark["funding_rate"], mark["next_funding"]) == ("0.0001", "2026-01-07T16:00:00Z")
+
+
+E16_INSTRUMENT = """
+[[instrument]]
+symbol = "E16USDT"
+tick_size = 0.10
+lot_size = 1
+min_qty = 1
+max_qty = 100000
+max_market_qty = 100000
+min_notional = 0
+maker_fee = 0
+taker_fee = 0
+clearance_fee = 0.01
+funding_interval_hours = 8
+interest_rate = 0.0001
+funding_cap = 0.01
+price_band = 0.05
+impact_margin_notional = 5000
+tiers = [{ notional_floor = 0, notional_cap = 10000000, max_leverage = 20, mmr = 0.01 }]
+"""
+
+
+def test_e16_premium_from_a_real_book_and_the_rate_it_gives() -> None:
+    """E16 through the engine: bids 99.90 x 10, 99.80 x 30, 99.50 x 100, asks from 100.30,
+    impact notional 5 000, index 99.50. Impact bid 99.7593743734.., P = 0.2606777622 %.
+    After an hour of identical samples the average premium is P, so the predicted 8-hour rate
+    is P + clamp(0.01 % - P, +-0.05 %) = P - 0.05 % = 0.2106777622 % -> 0.00210678."""
+    v = Venue(parse_instruments(E16_INSTRUMENT))
+    v("time", ts=START)
+    v("index", symbol="E16USDT", price="99.50")
+    v("deposit", account="mm", amount="1000000")
+    for qty, price in (("10", "99.90"), ("30", "99.80"), ("100", "99.50")):
+        v("place", account="mm", symbol="E16USDT", side="buy", type="limit", qty=qty,
+          price=price)
+    v("place", account="mm", symbol="E16USDT", side="sell", type="limit", qty="1000",
+      price="100.30")
+    premium = v.exchange._premium("E16USDT")
+    assert premium == Fraction(13, 4987), "impact bid 99.759374.. over index 99.50, exactly"
+    assert f"{float(premium) * 100:.10f}" == "0.2606777622"
+    v("time", ts="2026-01-07T11:00:00Z")
+    assert v.book("E16USDT")["funding_rate"] == "0.00210678"
