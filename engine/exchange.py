@@ -88,6 +88,8 @@ class Exchange(PriceEngine, LiquidationEngine):
         self.conditional: dict[str, dict[int, Order]] = {s: {} for s in symbols}
         """Orders waiting for their trigger, per symbol, in order-id order."""
         self.accounts: dict[str, Account] = {}
+        self._moved: set[str] = set()
+        """Accounts whose positions changed in this command: checked before it returns."""
         self.screen = MarginScreen(self.instruments)
         """Arrays of every position for the vectorised mark sweep (engine/sweep.py)."""
         self.now = 0
@@ -131,6 +133,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             handler(command)
         except Refusal as refusal:
             self._reject(command, refusal.reason, refusal.message)
+        self._check_moved_accounts()
         return out
 
     def error(self, line: int, message: str) -> list[e.Event]:
@@ -617,6 +620,8 @@ class Exchange(PriceEngine, LiquidationEngine):
         instrument = self.instruments[symbol]
         position = account.position(symbol)
         self._touch(account)
+        if account is not self.insurance:
+            self._moved.add(account.id)
         before = position.qty
         realized = position.apply_fill(signed_qty, price, instrument.cash_per_tick_lot)
         account.realized_pnl += realized
@@ -635,6 +640,13 @@ class Exchange(PriceEngine, LiquidationEngine):
         if opening:
             leverage = account.leverage.get(symbol, instrument.default_leverage)
             margin = ceil_div(opening * price * instrument.cash_per_tick_lot, leverage)
+            # a fill worse than the mark starts at a loss: the margin moved in covers it too,
+            # as the order's entry check reserved (IM plus open loss), so a new isolated
+            # position never starts below its initial margin at the mark
+            mark = self.mark[symbol]
+            if mark is not None:
+                worse = price - mark if signed_qty > 0 else mark - price
+                margin += opening * max(0, worse) * instrument.cash_per_tick_lot
             account.wallet -= margin
             position.isolated_margin += margin
         return realized

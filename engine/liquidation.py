@@ -66,6 +66,22 @@ class LiquidationEngine(_Base):
                 if position.qty and self._health(account, unit).is_liquidatable:
                     self._liquidate(account, unit)
 
+    def _check_moved_accounts(self) -> None:
+        """A fill far from the mark (a resting order the market ran through, a takeover, an
+        ADL close) can leave an account failing the margin test with no mark move to notice
+        it: check every account whose positions changed, as a venue's risk engine does after
+        fills. Liquidating can move more accounts; repeat until none is left to check."""
+        while self._moved:
+            moved = sorted(self._moved)
+            self._moved.clear()
+            for account_id in moved:
+                account = self.accounts[account_id]
+                units = [None] + sorted(s for s, p in account.positions.items()
+                                        if p.isolated and p.qty)
+                for unit in units:
+                    if self._health(account, unit).is_liquidatable:
+                        self._liquidate(account, unit)
+
     def _health(self, account: Account, isolated_symbol: str | None) -> Health:
         if isolated_symbol is None:
             return cross_health(account, self.instruments, self.mark)

@@ -119,9 +119,12 @@ class PriceEngine(_Base):
         self._remark(symbol, always=True)
 
     def _remark(self, symbol: str, always: bool = False) -> None:
-        """Recompute the mark; announce it and act on it (triggers, liquidations) if it moved."""
+        """Recompute the mark; announce it and act on it (triggers, liquidations) if it moved.
+        An unchanged mark is still a mark update: accounts that trading left failing the
+        margin test since the last one are liquidated now, as a venue's next tick would."""
         mark = self._compute_mark(symbol)
         if mark == self.mark[symbol] and not always:
+            self._check_liquidations(symbol)
             return
         self.mark[symbol] = mark
         index = self.index[symbol]
