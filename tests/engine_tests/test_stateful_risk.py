@@ -269,9 +269,9 @@ class Risk:
 
     def check_funding(self, events: list[dict[str, Any]], rounding_before: int,
                       now_before: int, priced: int, where: str) -> None:
-        """Each crossed boundary settles once per symbol with a price; the payments of each settlement sum
-        to at most zero, short by less than a cash unit a payment; all of them plus the
-        rounding account's change sum to exactly zero."""
+        """Each crossed boundary settles once per symbol with a price; the payments of each
+        settlement sum to at most zero, short by less than a cash unit a payment; all of them
+        plus the rounding account's change sum to exactly zero."""
         now = self.exchange.now
         crossed = now // HOUR_NS - now_before // HOUR_NS if now >= now_before else 0
         settlements: list[list[Decimal]] = []
