@@ -118,6 +118,8 @@ class CancelReason(StrEnum):
     STP = "stp"
     REDUCE_ONLY = "reduce_only"
     BAND = "band"
+    BANKRUPTCY_PRICE = "bankruptcy_price"
+    """A reducing taker reached its account's bankruptcy price; the waterfall takes it on."""
     NO_LIQUIDITY = "no_liquidity"
     LIQUIDATION = "liquidation"
     ADL = "adl"

@@ -18,8 +18,6 @@ import hashlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import msgspec
-
 from engine import commands as c
 from engine import events as e
 from engine import views
@@ -47,6 +45,7 @@ from engine.pricing import PriceEngine, PriceState
 from engine.sweep import MarginScreen
 from engine.units import (
     RATE_SCALE,
+    TooLarge,
     UnitError,
     cash_from_decimal,
     ceil_div,
@@ -89,6 +88,8 @@ class Exchange(PriceEngine, LiquidationEngine):
         """Orders waiting for their trigger, per symbol, in order-id order."""
         self.accounts: dict[str, Account] = {}
         self._moved: set[str] = set()
+        self._liquidating: Account | None = None
+        """The account the waterfall is working on: its isolated margin is not released."""
         """Accounts whose positions changed in this command: checked before it returns."""
         self.screen = MarginScreen(self.instruments)
         """Arrays of every position for the vectorised mark sweep (engine/sweep.py)."""
@@ -103,6 +104,9 @@ class Exchange(PriceEngine, LiquidationEngine):
         bankrupt accounts leave; its positions count in open interest."""
         self.rounding = 0
         """Residue of rounding funding against both sides: keeps money conserved exactly."""
+        self.backstop = 0
+        """What the venue has put into its insurance fund (negative) to keep the fund's wallet
+        from going below zero: funding on positions it holds, or unwinding them at a loss."""
         self.deposits = 0
         self.withdrawals = 0
         self._out: list[e.Event] = []
@@ -208,9 +212,9 @@ class Exchange(PriceEngine, LiquidationEngine):
     def _lots(instrument: Instrument, value: Any, max_lots: int) -> int:
         try:
             lots = instrument.qty_to_lots(value)
+        except TooLarge as exc:
+            raise Refusal(RejectReason.ABOVE_MAX_QTY, f"qty {exc}") from exc
         except UnitError as exc:
-            if "too large" in str(exc):
-                raise Refusal(RejectReason.ABOVE_MAX_QTY, f"qty {exc}") from exc
             raise Refusal(RejectReason.INVALID_QTY,
                           f"qty {exc} (lot size {instrument.lot_size})") from exc
         if lots <= 0:
@@ -273,14 +277,23 @@ class Exchange(PriceEngine, LiquidationEngine):
         if leverage > instrument.max_leverage:
             raise Refusal(RejectReason.LEVERAGE_TOO_HIGH,
                           f"{cmd.symbol} allows at most {instrument.max_leverage}x")
-        previous = account.leverage.get(cmd.symbol, instrument.default_leverage)
+        chosen = account.leverage.get(cmd.symbol)
+        previous = instrument.default_leverage if chosen is None else chosen
+        position = account.positions.get(cmd.symbol)
+        if leverage < previous and position is not None and position.isolated and position.qty:
+            # its margin was set at the old leverage; Binance refuses this too (-4161)
+            raise Refusal(RejectReason.POSITION_OPEN,
+                          "cannot lower the leverage of an open isolated position")
         if leverage > previous:
             for is_buy in (True, False):
                 self._check_tier(account, instrument, is_buy, 0, 0, leverage)
         account.leverage[cmd.symbol] = leverage
         after = summarize(account, self.instruments, self.mark)
         if after.available_balance < 0 and leverage < previous:
-            account.leverage[cmd.symbol] = previous
+            if chosen is None:  # a refusal changes nothing: not even the default's entry
+                del account.leverage[cmd.symbol]
+            else:
+                account.leverage[cmd.symbol] = chosen
             raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
                           f"{leverage}x needs {format_cash(-after.available_balance)} USDT more "
                           "margin than is available")
@@ -469,10 +482,13 @@ class Exchange(PriceEngine, LiquidationEngine):
         shapes.append((is_buy, assume_price, qty))
         cost = order_initial_margin(instrument, shapes, position, mark, leverage) - before
         if cost > 0:
+            # an order that opens also needs its taker fee: fees come out of the wallet, and an
+            # isolated open must not leave the cross wallet short of them
+            cost += mul_rate_up(instrument.notional(assume_price, qty), instrument.taker_fee)
             available = summarize(account, self.instruments, self.mark).available_balance
             if cost > available:
                 return Refusal(RejectReason.INSUFFICIENT_MARGIN,
-                               f"order needs {format_cash(cost)} USDT of margin, "
+                               f"order needs {format_cash(cost)} USDT of margin and fees, "
                                f"{format_cash(max(0, available))} available")
         return None
 
@@ -532,6 +548,15 @@ class Exchange(PriceEngine, LiquidationEngine):
         book = self.books[symbol]
         band = self._band(instrument, order.is_buy, self._mark(symbol))
         limit = band if order.price is None else order.price
+        position = account.position_qty(symbol)
+        capped = False
+        if position and (position > 0) != order.is_buy:
+            # closing through the bankruptcy price would leave the account owing money: a
+            # reducing taker stops there (the liquidation waterfall handles what is left)
+            bankruptcy = self._bankruptcy_tick(account, symbol)
+            capped = bankruptcy > limit if not order.is_buy else bankruptcy < limit
+            if capped:
+                limit = bankruptcy
         filled_before = order.filled
         stp_expired = match(book, order, limit, self._on_fill_for(order), self._on_stp)
         traded = order.filled > filled_before
@@ -539,6 +564,9 @@ class Exchange(PriceEngine, LiquidationEngine):
             self._close(order)
         elif stp_expired:
             self._cancelled(order, CancelReason.STP)
+            self._close(order)
+        elif capped:
+            self._cancelled(order, CancelReason.BANKRUPTCY_PRICE)
             self._close(order)
         elif order.price is None:
             best = book.best_level(Side.SELL if order.is_buy else Side.BUY)
@@ -582,13 +610,16 @@ class Exchange(PriceEngine, LiquidationEngine):
         if not maker.live:
             self._close(maker)
         self._fit_reduce_only(self.accounts[maker.account], symbol)
-        if taker.account in self.accounts:
-            self._fit_reduce_only(self.accounts[taker.account], symbol)
+        self._fit_reduce_only(self._owner(taker.account), symbol)
         return trade_id
+
+    def _owner(self, account_id: str) -> Account:
+        """The account of an order: a trader's, or the insurance fund unwinding."""
+        return self.insurance if account_id == INSURANCE else self.accounts[account_id]
 
     def _settle_fill(self, order: Order, trade_id: int, price: int, qty: int, fee: int,
                      liquidity: Liquidity) -> None:
-        account = self.accounts[order.account]
+        account = self._owner(order.account)
         realized = self._move_position(account, order.symbol, qty if order.is_buy else -qty,
                                        price)
         self._charge_fee(account, fee)
@@ -628,27 +659,28 @@ class Exchange(PriceEngine, LiquidationEngine):
         if not position.isolated:
             account.wallet += realized
             return realized
-        position.isolated_margin += realized
+        margin = position.isolated_margin
+        position.isolated_margin += realized  # the position's own margin takes its PnL
         reducing = before != 0 and (before > 0) != (signed_qty > 0)
         closing = min(abs(before), abs(signed_qty)) if reducing else 0
         if closing:
-            margin = position.isolated_margin
-            released = margin if closing == abs(before) else margin * closing // abs(before)
+            left = position.isolated_margin
+            if closing == abs(before):
+                released = left  # closed: whatever is left goes back to the wallet
+            elif account is self._liquidating:
+                released = 0  # while it is liquidated, all of it stays behind the rest
+            else:
+                # the closed share of the margin plus the realized PnL, so the rest of the
+                # position keeps its margin ratio; never negative, never more than is there
+                released = max(0, min(margin * closing // abs(before) + realized, left))
             position.isolated_margin -= released
             account.wallet += released
         opening = abs(signed_qty) - closing
         if opening:
             leverage = account.leverage.get(symbol, instrument.default_leverage)
-            margin = ceil_div(opening * price * instrument.cash_per_tick_lot, leverage)
-            # a fill worse than the mark starts at a loss: the margin moved in covers it too,
-            # as the order's entry check reserved (IM plus open loss), so a new isolated
-            # position never starts below its initial margin at the mark
-            mark = self.mark[symbol]
-            if mark is not None:
-                worse = price - mark if signed_qty > 0 else mark - price
-                margin += opening * max(0, worse) * instrument.cash_per_tick_lot
-            account.wallet -= margin
-            position.isolated_margin += margin
+            moved = ceil_div(opening * price * instrument.cash_per_tick_lot, leverage)
+            account.wallet -= moved
+            position.isolated_margin += moved
         return realized
 
     def _shrink(self, order: Order, qty: int, book: OrderBook | None) -> None:
@@ -868,8 +900,9 @@ class Exchange(PriceEngine, LiquidationEngine):
     # -- state ---------------------------------------------------------------------------------
 
     def state_hash(self) -> str:
-        """A digest of the whole state: equal states give equal hashes (blake2b of msgpack)."""
-        return hashlib.blake2b(msgspec.msgpack.encode(views.canonical_state(self)),
+        """A digest of the whole state: equal states give equal hashes (blake2b of the repr of
+        the canonical state: lists, ints of any size, strings, bools and None only)."""
+        return hashlib.blake2b(repr(views.canonical_state(self)).encode(),
                                digest_size=16).hexdigest()
 
     def check_invariants(self) -> None:

@@ -213,6 +213,8 @@ def _build(spec: InstrumentSpec, where: str) -> Instrument:
 
     _check_ranges(spec, where)
 
+    if max(spec.tick_size.adjusted(), spec.lot_size.adjusted()) > 12:
+        raise fail("tick_size", "tick_size and lot_size must be below 1e12")
     per_tick_lot = spec.tick_size * spec.lot_size * CASH_SCALE
     if per_tick_lot != per_tick_lot.to_integral_value():
         raise fail("tick_size", "tick_size x lot_size must be a multiple of 1e-8 USDT")

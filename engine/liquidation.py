@@ -60,6 +60,8 @@ class LiquidationEngine(_Base):
                 if position.qty and self._health(account, unit).is_liquidatable:
                     failing.append((account, unit))
             if not failing:
+                self._unwind_fund(symbol)
+                self._fire_triggers(symbol)  # liquidation and unwind fills move the last price
                 return
             for account, unit in failing:
                 position = account.positions[symbol]
@@ -91,6 +93,13 @@ class LiquidationEngine(_Base):
                                account.positions[isolated_symbol], mark)
 
     def _liquidate(self, account: Account, isolated_symbol: str | None) -> None:
+        self._liquidating = account
+        try:
+            self._run_waterfall(account, isolated_symbol)
+        finally:
+            self._liquidating = None
+
+    def _run_waterfall(self, account: Account, isolated_symbol: str | None) -> None:
         for order in [o for o in account.orders.values()
                       if isolated_symbol is None or o.symbol == isolated_symbol]:
             self._remove_open(order)
@@ -105,11 +114,15 @@ class LiquidationEngine(_Base):
     # -- choosing what to sell ------------------------------------------------------------------
 
     def _riskiest_cross_position(self, account: Account) -> str:
-        """The cross position with the largest maintenance margin (then the symbol name)."""
-        def risk(symbol: str) -> tuple[int, str]:
+        """The cross position losing the most at the mark, then the largest maintenance
+        margin, then the symbol: the loss is closed where it is, so that a healthy position
+        is not closed at a price that carries another symbol's loss."""
+        def risk(symbol: str) -> tuple[int, int, str]:
             position, mark = account.positions[symbol], self.mark[symbol]
             assert mark is not None
-            return (-maintenance_margin(self.instruments[symbol], position.qty, mark), symbol)
+            instrument = self.instruments[symbol]
+            return (position.unrealized_pnl(mark, instrument.cash_per_tick_lot),
+                    -maintenance_margin(instrument, position.qty, mark), symbol)
         return min((s for s, p in account.positions.items() if p.qty and not p.isolated),
                    key=risk)
 
@@ -141,8 +154,13 @@ class LiquidationEngine(_Base):
                     collateral += held.unrealized_pnl(mark,
                                                       self.instruments[other].cash_per_tick_lot)
         price = solve_price(self.instruments[symbol], position, collateral, 0, False)
-        if price is None:  # a long whose collateral covers the whole cost: any price will do
-            return 1
+        if price is None:
+            # a long: the collateral covers the whole cost, any price is solvent. A short: no
+            # price is, the rest of the account lost more than this position is worth; the
+            # mark is the least arbitrary place to close it
+            mark = self.mark[symbol]
+            assert mark is not None
+            return 1 if position.qty > 0 else mark
         return max(1, math.ceil(price) if position.qty > 0 else math.floor(price))
 
     # -- step 2 and 3: into the book ------------------------------------------------------------
@@ -196,6 +214,36 @@ class LiquidationEngine(_Base):
         account.liquidation_transfers -= amount
         self.insurance.liquidation_transfers += amount
         self.insurance.wallet += amount
+        self._backstop_fund()
+
+    def _backstop_fund(self) -> None:
+        """The venue tops its fund's wallet back up to zero: the fund never owes."""
+        shortfall = -self.insurance.wallet
+        if shortfall > 0:
+            self.insurance.wallet = 0
+            self.insurance.liquidation_transfers += shortfall
+            self.backstop -= shortfall
+
+    def _unwind_fund(self, symbol: str) -> None:
+        """The fund sells what it took over back into the book (IOC within the price band,
+        no fee): it is a backstop, not a trader (PERP-MECHANICS.md §4.1 step 5)."""
+        held = self.insurance.position_qty(symbol)
+        if held == 0:
+            return
+        side = Side.SELL if held > 0 else Side.BUY
+        mark = self.mark[symbol]
+        assert mark is not None
+        limit = self._band(self.instruments[symbol], side is Side.BUY, mark)
+        order = Order(order_id=self.next_order_id, account=self.insurance.id, symbol=symbol,
+                      side=side, type=OrderType.LIMIT, qty=abs(held), price=limit,
+                      tif=TimeInForce.IOC, stp=StpMode.EXPIRE_MAKER)
+        self.next_order_id += 1
+
+        def on_fill(maker: Order, price: int, lots: int) -> None:
+            self._trade(order, maker, price, lots, taker_pays_fee=False)
+
+        match(self.books[symbol], order, limit, on_fill, self._on_stp)
+        self._backstop_fund()
 
     # -- steps 4 and 5: takeover or ADL ---------------------------------------------------------
 

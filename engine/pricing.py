@@ -135,26 +135,48 @@ class PriceEngine(_Base):
         self._after_mark_change(symbol)
 
     def _advance_clock(self, until: int) -> None:
-        """Move the clock to ``until``, sampling and settling funding on the way."""
-        start = self.now
-        for symbol, instrument in self.instruments.items():
-            if self.index[symbol] is None:
-                continue
-            interval = instrument.funding_interval_ns
-            segment_start = start
-            boundary = (start // interval + 1) * interval
-            while boundary <= until:
-                self._sample(symbol, segment_start, boundary)
-                self.now = boundary
-                self._settle_funding(symbol)
-                segment_start = boundary
-                boundary += interval
-            self._sample(symbol, segment_start, until)
-            self.now = start
+        """Move the clock to ``until``: every symbol is sampled up to each funding boundary in
+        time order, re-marked there, and settled; then re-marked at ``until``.
+
+        A symbol nobody holds settles only its last boundary of a long gap: nothing changes
+        between commands, so every interval of the gap would give the same rate and pay no
+        one; this keeps a jump of years from producing thousands of events.
+        """
+        sampled = dict.fromkeys(self.instruments, self.now)
+        while True:
+            due = []
+            for symbol, instrument in self.instruments.items():
+                if self.index[symbol] is None:
+                    continue
+                interval = instrument.funding_interval_ns
+                boundary = (sampled[symbol] // interval + 1) * interval
+                if boundary > until:
+                    continue
+                if not self._held(symbol):
+                    last = until // interval * interval
+                    sampled[symbol] = max(sampled[symbol], last - interval)
+                    boundary = last
+                due.append((boundary, symbol))
+            if not due:
+                break
+            boundary, symbol = min(due)
+            self._sample(symbol, sampled[symbol], boundary)
+            sampled[symbol] = boundary
+            self.now = boundary
+            self._remark(symbol)
+            self._settle_funding(symbol)
+        for symbol in self.instruments:
+            if self.index[symbol] is not None:
+                self._sample(symbol, sampled[symbol], until)
         self.now = until
         for symbol in self.instruments:
             if self.index[symbol] is not None:
                 self._remark(symbol)
+
+    def _held(self, symbol: str) -> bool:
+        """Does any account (or the fund) hold a position in ``symbol``?"""
+        self.screen.refresh(self.accounts)
+        return self.screen.tables[symbol].size > 0 or self.insurance.position_qty(symbol) != 0
 
     def _sample(self, symbol: str, start: int, end: int) -> None:
         """Sample the unchanged state of ``symbol`` over ``(start, end]``. O(1) in the length."""
@@ -204,4 +226,5 @@ class PriceEngine(_Base):
         if residue % RATE_SCALE or paid + residue // RATE_SCALE:
             raise AssertionError(f"{symbol} funding does not sum to zero: {paid}, {residue}")
         self.rounding += residue // RATE_SCALE
+        self._backstop_fund()
         self._check_liquidations(symbol)

@@ -46,6 +46,10 @@ class UnitError(ValueError):
     """A decimal that cannot be represented exactly, or is not a finite number."""
 
 
+class TooLarge(UnitError):
+    """A decimal beyond MAX_UNITS of its step: a size or amount no instrument allows."""
+
+
 # Exact division: wide enough for any quotient that could pass the MAX_UNITS bound, and every
 # signal that would mean rounding or an out-of-range exponent is an error, not a silent fix.
 _EXACT = Context(prec=60, traps=[InvalidOperation, Inexact, Overflow, Underflow])
@@ -59,9 +63,11 @@ def to_units(value: Decimal, step: Decimal) -> int:
     """
     if not value.is_finite():
         raise UnitError(f"{value} is not a finite number")
-    if abs(value) > step * MAX_UNITS:
-        raise UnitError(f"{value:f} is too large" if abs(value.adjusted()) < 40
-                        else f"{value} is too large")
+    # compare magnitudes by exponent first: abs() or a product of a 1e1000000 would overflow
+    # the decimal context before any comparison could be made
+    if value.adjusted() > step.adjusted() + 18 or abs(value) > step * MAX_UNITS:
+        raise TooLarge(f"{value:f} is too large" if abs(value.adjusted()) < 40
+                       else f"{value} is too large")
     try:
         units = _EXACT.divide(value, step)
         whole = units == units.to_integral_value(context=_EXACT)

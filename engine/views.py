@@ -191,7 +191,8 @@ def insurance_view(exchange: Exchange) -> dict[str, Any]:
                   "entry_price": entry_price_text(exchange.instruments[s], p)}
                  for s, p in sorted(fund.positions.items()) if p.qty]
     return {"funds": [{"fund": "main", "symbols": list(exchange.instruments),
-                       "balance": format_cash(fund.wallet), "positions": positions}]}
+                       "balance": format_cash(fund.wallet), "positions": positions}],
+            "venue_backstop": format_cash(-exchange.backstop)}
 
 
 def canonical_state(exchange: Exchange) -> list[Any]:
@@ -220,8 +221,8 @@ def canonical_state(exchange: Exchange) -> list[Any]:
              for o in account.orders.values()],
         ])
     return [exchange.now, exchange.seq, exchange.next_order_id, exchange.next_trade_id,
-            exchange.fee_income, exchange.rounding, exchange.deposits, exchange.withdrawals,
-            books, accounts]
+            exchange.fee_income, exchange.rounding, exchange.backstop, exchange.deposits,
+            exchange.withdrawals, books, accounts]
 
 
 def check_invariants(exchange: Exchange) -> None:
@@ -263,7 +264,7 @@ def check_invariants(exchange: Exchange) -> None:
     # accounts and the insurance fund alike; isolated margins are part of an account's cash
     held = sum(a.cash - sum(p.signed_cost for p in a.positions.values() if p.qty)
                for a in everyone)
-    assert held + exchange.fee_income + exchange.rounding == (
+    assert held + exchange.fee_income + exchange.rounding + exchange.backstop == (
         exchange.deposits - exchange.withdrawals), "money is not conserved"
     assert exchange.insurance.wallet >= 0, "the insurance fund went negative"
     check_screen_mirrors_accounts(exchange)

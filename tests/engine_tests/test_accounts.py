@@ -36,10 +36,11 @@ def go_long_20(v: Venue) -> None:
 
 
 def test_an_order_the_account_cannot_afford_is_rejected_and_changes_nothing(v: Venue) -> None:
-    """30 oz at 78.50 and 20x needs 117.75 USDT; alice has 100."""
+    """30 oz at 78.50 and 20x needs 117.75 USDT of margin and 1.1775 of taker fee; alice has
+    100."""
     [event] = buy(v, "30", "78.50")
     assert (event["reason"], event["message"]) == (
-        "insufficient_margin", "order needs 117.75 USDT of margin, 100.00 available")
+        "insufficient_margin", "order needs 118.9275 USDT of margin and fees, 100.00 available")
     assert v.account("alice")["orders"] == []
     assert names(buy(v, "20", "78.50")) == ["accepted"]
     assert v.account("alice")["order_margin"] == "78.50"
@@ -47,9 +48,10 @@ def test_an_order_the_account_cannot_afford_is_rejected_and_changes_nothing(v: V
 
 
 def test_open_loss_of_an_order_priced_through_the_mark_is_charged(v: Venue) -> None:
-    """25 oz bid at 79.00 with the mark at 78.50: IM 98.75 plus an open loss of 25 x 0.50."""
+    """25 oz bid at 79.00 with the mark at 78.50: IM 98.75 plus an open loss of 25 x 0.50 plus
+    the taker fee 0.9875."""
     [event] = buy(v, "25", "79.00")
-    assert event["message"] == "order needs 111.25 USDT of margin, 100.00 available"
+    assert event["message"] == "order needs 112.2375 USDT of margin and fees, 100.00 available"
     assert names(buy(v, "25", "78.50")) == ["accepted"], "at the mark it is affordable"
 
 
@@ -61,7 +63,7 @@ def test_closing_orders_need_no_margin_and_opening_parts_do(v: Venue) -> None:
     assert names(sell(v, "20", "79.00")) == ["accepted"], "closing the long is free"
     v("cancel_all", account="alice")
     [event] = sell(v, "40", "79.00")
-    assert event["message"] == "order needs 79.00 USDT of margin, 20.715 available"
+    assert event["message"] == "order needs 80.58 USDT of margin and fees, 20.715 available"
 
 
 def test_leverage_command_bounds(v: Venue) -> None:

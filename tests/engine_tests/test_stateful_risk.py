@@ -220,7 +220,8 @@ class Risk:
             note(line)
         exchange = self.exchange
         rounding_before, now_before = exchange.rounding, exchange.now
-        priced = sum(exchange.index[s] is not None for s in SYMBOLS)
+        priced = [s for s in SYMBOLS if exchange.index[s] is not None]
+        held_before = {s for s in SYMBOLS if self.held(s)}
         healthy_before = self.unit_healthy(fields.get("account"), fields.get("symbol"))
         try:
             events = self.venue(cmd, **fields)  # check_invariants() runs in here
@@ -241,7 +242,7 @@ class Risk:
                 self.counts[f"event {kind}"] += 1
         self.check_always(where)
         if cmd == "time":
-            self.check_funding(events, rounding_before, now_before, priced, where)
+            self.check_funding(events, rounding_before, now_before, priced, held_before, where)
         if cmd in ("index", "time"):
             failing = self.failing()
             assert not failing, f"left failing the margin test {where}: {failing}"
@@ -267,25 +268,41 @@ class Risk:
             assert long == short, f"{symbol} open interest {long} long != {short} short {where}"
         assert HEX32.fullmatch(exchange.state_hash()), f"state_hash {where}"
 
+    def held(self, symbol: str) -> bool:
+        exchange = self.exchange
+        return any(a.position_qty(symbol) for a in [*exchange.accounts.values(),
+                                                     exchange.insurance])
+
     def check_funding(self, events: list[dict[str, Any]], rounding_before: int,
-                      now_before: int, priced: int, where: str) -> None:
-        """Each crossed boundary settles once per symbol with a price; the payments of each
-        settlement sum to at most zero, short by less than a cash unit a payment; all of them
-        plus the rounding account's change sum to exactly zero."""
+                      now_before: int, priced: list[str], held_before: set[str],
+                      where: str) -> None:
+        """Each crossed boundary settles once per held symbol with a price (a symbol nobody
+        holds settles once for the whole gap); the payments of each settlement sum to at most
+        zero, short by less than a cash unit a payment; all of them plus the rounding
+        account's change sum to exactly zero."""
         now = self.exchange.now
         crossed = now // HOUR_NS - now_before // HOUR_NS if now >= now_before else 0
         settlements: list[list[Decimal]] = []
+        per_symbol: Counter[str] = Counter()
         open_group = False
         for ev in events:
             if ev["event"] == "funding":
                 settlements.append([])
+                per_symbol[ev["symbol"]] += 1
                 open_group = True
             elif ev["event"] == "funding_payment" and open_group:
                 settlements[-1].append(Decimal(ev["amount"]))
             else:
                 open_group = False
-        assert len(settlements) == crossed * priced, (
-            f"{crossed} boundaries crossed, {len(settlements)} settlements {where}")
+        for symbol in priced:
+            count = per_symbol[symbol]
+            if crossed == 0:
+                assert count == 0, f"{symbol} settled with no boundary crossed {where}"
+            elif symbol in held_before and self.held(symbol):
+                assert count == crossed, (
+                    f"{symbol}: {crossed} boundaries crossed, {count} settlements {where}")
+            else:
+                assert 1 <= count <= crossed, f"{symbol}: {count} settlements {where}"
         unit = Decimal(1).scaleb(-8)
         total = Decimal(0)
         for payments in settlements:
