@@ -131,12 +131,10 @@ class LiquidationEngine(_Base):
         instrument, mark = self.instruments[symbol], self.mark[symbol]
         assert mark is not None
         size = abs(position.qty)
-        notional = instrument.notional(mark, size)
-        tier_index = next(i for i, t in enumerate(instrument.tiers)
-                          if notional <= t.cap or i == len(instrument.tiers) - 1)
-        if tier_index == 0:
+        tier = instrument.tier_for(instrument.notional(mark, size)) or instrument.tiers[-1]
+        if tier.floor == 0:
             return size
-        keep = instrument.tiers[tier_index - 1].cap // (mark * instrument.cash_per_tick_lot)
+        keep = tier.floor // (mark * instrument.cash_per_tick_lot)  # the next tier's cap
         return max(1, size - keep)
 
     def _bankruptcy_tick(self, account: Account, symbol: str) -> int:

@@ -137,9 +137,6 @@ class MarginScreen:
                               position.isolated_margin)
         self.dirty.clear()
 
-    def holders(self, symbol: str) -> list[str]:
-        return list(self.tables[symbol].owners)
-
     def candidates(self, symbol: str, mark: int) -> list[str]:
         """Holders of ``symbol`` that may fail the margin test at ``mark`` (a superset of those
         that do). O(positions) vectorised."""
