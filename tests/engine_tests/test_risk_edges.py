@@ -7,8 +7,8 @@ tier 2 to 250 000 at 0.5 % - 50, clearance fee 1.25 %, taker fee 0.05 %).
 from __future__ import annotations
 
 import pytest
-
 from conftest import START, Venue, names, of
+
 from engine import views
 
 BTC = "BTCUSDT"
