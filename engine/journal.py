@@ -76,6 +76,10 @@ class FsyncPolicy(msgspec.Struct, frozen=True):
     milliseconds: int | None = None
 
 
+EVERY_COMMAND = FsyncPolicy()
+"""fsync before every acknowledgement: the policy for interactive trading."""
+
+
 class Recovered(msgspec.Struct):
     """What the directory held: the newest good snapshot and the records after it."""
 
@@ -104,7 +108,7 @@ class Journal:
     # -- opening and recovery -------------------------------------------------------------------
 
     @classmethod
-    def open(cls, directory: str | Path, policy: FsyncPolicy = FsyncPolicy(),
+    def open(cls, directory: str | Path, policy: FsyncPolicy = EVERY_COMMAND,
              clock_ns: Callable[[], int] | None = None) -> tuple[Journal, Recovered]:
         """Lock ``directory`` (creating it), recover what it holds, and open it for appends.
 

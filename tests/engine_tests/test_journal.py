@@ -23,7 +23,7 @@ def deposit(n: int) -> CommandRecord:
     return CommandRecord(Deposit(account=f"a{n}", amount=Decimal(n + 1)))
 
 
-def write(directory: Path, count: int, policy: FsyncPolicy = FsyncPolicy()) -> None:
+def write(directory: Path, count: int, policy: FsyncPolicy = j.EVERY_COMMAND) -> None:
     journal, _ = Journal.open(directory, policy)
     for n in range(count):
         journal.append(deposit(n))
