@@ -154,6 +154,11 @@ class PremiumAverage:
         """Everything that decides future values (for the exchange's state hash)."""
         return (self.linear, self.samples, self._weighted, self._weights)
 
+    def restore(self, samples: int, weighted: int, weights: int) -> None:
+        """Take back the sums ``state()`` returned (for snapshots, engine/snapshot.py); the
+        weighting (``linear``) stays the one this average was built with."""
+        self.samples, self._weighted, self._weights = samples, weighted, weights
+
 
 def funding_rate(avg_premium: Fraction, interest_rate: int, interval_ns: int, cap: int) -> int:
     """The funding rate of one interval: ``F_N = [P̄ + clamp(I₈ − P̄, ±0.05 %)] · N/8``.

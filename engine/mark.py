@@ -79,6 +79,22 @@ class BasisAverage:
         """Everything that decides future values (for the exchange's state hash)."""
         return [str(value) for value in self._values]
 
+    def window_values(self) -> list[Fraction]:
+        """The samples held, oldest first, exactly (for snapshots, engine/snapshot.py)."""
+        return list(self._values)
+
+    def restore(self, values: list[Fraction]) -> None:
+        """Hold exactly ``values`` (oldest first), as ``window_values()`` returned them.
+
+        Raises:
+            ValueError: more values than the window holds.
+        """
+        if len(values) > self.window:
+            raise ValueError(f"{len(values)} basis samples for a window of {self.window}")
+        self.reset()
+        for value in values:
+            self.add(value)  # keeps _sum exactly the sum, as the original's is
+
 
 def median_mark(index: int, last_funding_rate: int, ns_to_next_funding: int, interval_ns: int,
                 basis_average: Fraction | None, last_price: int | None) -> int:
@@ -189,6 +205,21 @@ class Ewma:
     def state(self) -> tuple[str | None, int]:
         """Everything that decides future values (for the exchange's state hash)."""
         return (None if self._average is None else str(self._average), self._ts)
+
+    def restore(self, average: str | None, ts: int) -> None:
+        """Take back the state ``state()`` returned (for snapshots, engine/snapshot.py).
+
+        ``str`` of a Decimal keeps every digit and the exponent, so the restored average
+        computes exactly as the original.
+
+        Raises:
+            ValueError: ``average`` is infinite or NaN.
+            decimal.InvalidOperation: ``average`` is not a decimal at all.
+        """
+        value = None if average is None else Decimal(average)
+        if value is not None and not value.is_finite():
+            raise ValueError(f"EWMA average {average!r} is not a finite decimal")
+        self._average, self._ts = value, ts
 
 
 _DAY_S = 86_400

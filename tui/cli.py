@@ -4,13 +4,27 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from engine import Exchange, InstrumentError, parse_instruments
+from engine import Exchange, InstrumentError, default_instruments, parse_instruments
+from engine.durable import DurableSession
 from engine.instrument import Instrument
+from engine.journal import FsyncPolicy, JournalError
 from engine.protocol import run
+from engine.snapshot import SnapshotError
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
 
 
 class UsageError(Exception):
@@ -29,15 +43,10 @@ def _instruments(path: str | None) -> dict[str, Instrument] | None:
 
 
 def _exec(args: argparse.Namespace) -> int:
+    if args.data_dir is not None:
+        return _exec_durable(args)
     exchange = Exchange(_instruments(args.instruments))
-    source: BinaryIO
-    if args.file == "-":
-        source = sys.stdin.buffer
-    else:
-        try:
-            source = open(args.file, "rb")  # noqa: SIM115 (closed below)
-        except OSError as exc:
-            raise UsageError(f"cannot read {args.file}: {exc.strerror}") from exc
+    source = _open_source(args.file)
     out = sys.stdout.buffer
     interactive = source.isatty()
     try:
@@ -49,6 +58,49 @@ def _exec(args: argparse.Namespace) -> int:
         if source is not sys.stdin.buffer:
             source.close()
     out.flush()
+    return 0
+
+
+def _open_source(name: str) -> BinaryIO:
+    if name == "-":
+        return sys.stdin.buffer
+    try:
+        return open(name, "rb")  # noqa: SIM115 (the caller closes it)
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror}") from exc
+
+
+def _exec_durable(args: argparse.Namespace) -> int:
+    """``exec`` against a data directory: resume from its journal, append to it, and print
+    each event only once the journal record that caused it is on disk."""
+    instruments = _instruments(args.instruments) or default_instruments()
+    if args.fsync == "group":
+        policy = FsyncPolicy(records=args.group_records, milliseconds=args.group_ms)
+    else:
+        policy = FsyncPolicy(records=1)
+    try:
+        session = DurableSession(args.data_dir, instruments, policy, time.monotonic_ns,
+                                 snapshot_every=args.snapshot_every)
+    except (JournalError, SnapshotError) as exc:
+        raise UsageError(str(exc)) from exc
+    for notice in session.notices:
+        print(f"perpsim: {notice}", file=sys.stderr)
+    source = _open_source(args.file)
+    out = sys.stdout.buffer
+    try:
+        for number, line in enumerate(source, start=1):
+            lines = session.submit(number, line)
+            if lines:
+                out.write(b"".join(event + b"\n" for event in lines))
+                out.flush()  # what is printed is acknowledged: make it visible now
+        lines = session.close()
+        out.write(b"".join(event + b"\n" for event in lines))
+        out.flush()
+    except JournalError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        if source is not sys.stdin.buffer:
+            source.close()
     return 0
 
 
@@ -65,6 +117,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a file of commands, or - for standard input (the default)")
     exec_.add_argument("--instruments", metavar="FILE",
                        help="a TOML instruments file replacing the default instruments")
+    exec_.add_argument("--data-dir", metavar="DIR",
+                       help="journal to DIR and resume from it (without it, exec keeps "
+                            "nothing: each run starts empty)")
+    exec_.add_argument("--fsync", choices=("command", "group"), default="command",
+                       help="fsync every command before its events are printed (default), or "
+                            "group commits for fast replays")
+    exec_.add_argument("--group-records", type=_positive, default=1000, metavar="N",
+                       help="with --fsync group: at most N records per fsync (default 1000)")
+    exec_.add_argument("--group-ms", type=_positive, default=50, metavar="MS",
+                       help="with --fsync group: at most MS milliseconds per fsync (default 50)")
+    exec_.add_argument("--snapshot-every", type=_positive, default=10_000, metavar="N",
+                       help="write a snapshot every N records (default 10000)")
     exec_.set_defaults(handler=_exec)
     return parser
 
