@@ -29,7 +29,7 @@ from engine import events as e
 from engine.book import Order
 from engine.enums import CancelReason, OrderType, Side, StpMode, TimeInForce
 from engine.margin import Health, cross_health, isolated_health, maintenance_margin, solve_price
-from engine.matching import match
+from engine.matching import crosses, match
 from engine.units import mul_rate_up
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ class LiquidationEngine(_Base):
         while self._health(account, isolated_symbol).is_liquidatable:
             symbol = isolated_symbol or self._riskiest_cross_position(account)
             step = self._reduction_step(symbol, account.positions[symbol])
-            filled = self._reduce(account, symbol, step, self._bankruptcy_tick(account, symbol))
+            filled = self._reduce(account, symbol, step)
             if filled < step and self._health(account, isolated_symbol).is_liquidatable:
                 self._take_over(account, symbol, isolated=isolated_symbol is not None)
 
@@ -163,23 +163,40 @@ class LiquidationEngine(_Base):
 
     # -- step 2 and 3: into the book ------------------------------------------------------------
 
-    def _reduce(self, account: Account, symbol: str, qty: int, bankruptcy: int) -> int:
-        """An IOC order of ``qty`` lots no worse than ``bankruptcy``; returns the lots filled."""
+    def _reduce(self, account: Account, symbol: str, qty: int) -> int:
+        """IOC sells (buys) of ``qty`` lots into the book, never worse than the bankruptcy
+        price; returns the lots filled.
+
+        One resting order at a time: each fill's clearance fee leaves less collateral behind
+        the rest of the position, which moves its bankruptcy price, so the limit is worked out
+        again before the next order is taken.
+        """
         position = account.positions[symbol]
         side = Side.SELL if position.qty > 0 else Side.BUY
-        order = Order(order_id=self.next_order_id, account=account.id, symbol=symbol, side=side,
-                      type=OrderType.LIMIT, qty=qty, price=bankruptcy, tif=TimeInForce.IOC,
-                      stp=StpMode.EXPIRE_MAKER)
+        book = self.books[symbol]
+        order_id = self.next_order_id
         self.next_order_id += 1
+        filled = 0
+        while filled < qty and position.qty:
+            level = book.best_level(Side.BUY if side is Side.SELL else Side.SELL)
+            bankruptcy = self._bankruptcy_tick(account, symbol)
+            if level is None or not crosses(side is Side.BUY, bankruptcy, level.price):
+                break
+            order = Order(order_id=order_id, account=account.id, symbol=symbol, side=side,
+                          type=OrderType.LIMIT, qty=min(qty - filled, level.front().remaining),
+                          price=bankruptcy, tif=TimeInForce.IOC, stp=StpMode.EXPIRE_MAKER)
 
-        def on_fill(maker: Order, price: int, lots: int) -> None:
-            wallet_before = account.wallet
-            self._trade(order, maker, price, lots, taker_pays_fee=False)
-            self._clearance_fee(account, order, price, lots,
-                                released=account.wallet - wallet_before)
+            def on_fill(maker: Order, price: int, lots: int, order: Order = order) -> None:
+                wallet_before = account.wallet
+                self._trade(order, maker, price, lots, taker_pays_fee=False)
+                self._clearance_fee(account, order, price, lots,
+                                    released=account.wallet - wallet_before)
 
-        match(self.books[symbol], order, bankruptcy, on_fill, self._on_stp)
-        return order.filled
+            match(book, order, level.price, on_fill, self._on_stp)
+            if order.filled == 0:
+                break
+            filled += order.filled
+        return filled
 
     def _clearance_fee(self, account: Account, order: Order, price: int, qty: int,
                        released: int) -> None:

@@ -584,10 +584,12 @@ def gen_pull(r: Risk, p: Pick) -> None:
 
 
 def gen_squeeze(r: Risk, p: Pick) -> None:
-    """Aim at the reduce stage (B9): the market maker lines the closing side of one trader's
+    """Aim at the waterfall (B9). The market maker lines the closing side of one trader's
     position with small quotes from its liquidation price to a little past its bankruptcy
-    price, then the index moves just past the liquidation price, or now and then past the
-    bankruptcy price, so that the liquidation IOC fills in several pieces near bankruptcy."""
+    price (near bankruptcy often), then the index moves just past the liquidation price, so
+    that the liquidation IOC fills in several pieces near bankruptcy; or, a quarter of the
+    time, the maker pulls its quotes and the index gaps past the bankruptcy price, so that
+    the fund takes the position over or, when it cannot afford to, ADL runs."""
     held = [(a, s) for a in TRADERS for s in SYMBOLS if r.exchange.accounts[a].position_qty(s)]
     if not held:
         return
@@ -601,16 +603,21 @@ def gen_squeeze(r: Risk, p: Pick) -> None:
     bankruptcy = instrument.price_to_ticks(Decimal(view["bankruptcy_price"]))
     position = r.exchange.accounts[account].position_qty(symbol)
     r.run("cancel_all", account=MM, symbol=symbol)
-    for _ in range(p.int(1, 6)):
-        price = liquidation + (bankruptcy - liquidation) * p.int(0, 120) // 100
+    gap = p.chance(25)
+    for _ in range(0 if gap else p.int(1, 6)):
+        share = p.int(85, 100) if p.chance(50) else p.int(0, 120)
+        price = liquidation + (bankruptcy - liquidation) * share // 100
         lots = max(1, abs(position) * p.int(5, 70) // 100)
         r.run("place", account=MM, symbol=symbol, side="buy" if position > 0 else "sell",
               type="limit", qty=r.qty_text(symbol, lots), price=r.price_text(symbol, price))
-    beyond = p.int(100, 150) if p.chance(20) else p.int(0, 60)
+    beyond = p.int(110, 400) if gap else p.int(100, 150) if p.chance(20) else p.int(0, 60)
     index = liquidation + (bankruptcy - liquidation) * beyond // 100 - (1 if position > 0 else -1)
     now = r.exchange.index[symbol]
     assert now is not None
-    if in_range(r, symbol, index) and abs(index - now) * 10 <= now * 3:  # a gap of 30 % at most
+    if not in_range(r, symbol, index) or abs(index - now) * 10 > now * 3:
+        # a gap of 30 % at most
+        index = now * (7 if index < now else 13) // 10
+    if in_range(r, symbol, index):
         r.run("index", symbol=symbol, price=r.price_text(symbol, index))
 
 
@@ -673,7 +680,7 @@ GENERATORS = {
     "isolated_margin": (gen_isolated_margin, 4),
     "quote": (gen_quote, 9),
     "pull": (gen_pull, 3),
-    "squeeze": (gen_squeeze, 3),
+    "squeeze": (gen_squeeze, 5),
     "index": (gen_index, 14),
     "time": (gen_time, 8),
     "query": (gen_query, 2),
