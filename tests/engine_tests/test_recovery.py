@@ -196,3 +196,31 @@ def test_exec_resumes_from_its_data_directory(tmp_path):
     last = json.loads(result.stdout.splitlines()[-1])
     assert (last["seq"], last["wallet_balance"]) == (2, "105.00")
     assert os.path.exists(tmp_path / "LOCK")
+
+
+def test_a_full_disk_rejects_the_command_and_changes_nothing(tmp_path, monkeypatch):
+    """The journal cannot take the record: the command is not applied, the one event says
+    why, and the next command goes through once the disk has room."""
+    import errno
+
+    from engine import journal
+
+    session = DurableSession(tmp_path, default_instruments())
+    try:
+        session.submit(1, b'{"cmd":"deposit","account":"a","amount":"100"}')
+        before = session.exchange.state_hash()
+
+        def full(fd, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        monkeypatch.setattr(journal.os, "write", full)
+        [line] = session.submit(2, b'{"cmd":"deposit","account":"a","amount":"5"}')
+        event = json.loads(line)
+        assert event == {"event": "error", "line": 2, "message": "could not append to the "
+                         "journal: the disk is full; the command was not applied"}
+        assert session.exchange.state_hash() == before
+        monkeypatch.undo()
+        [line] = session.submit(3, b'{"cmd":"deposit","account":"a","amount":"5"}')
+        assert json.loads(line)["wallet_balance"] == "105.00"
+    finally:
+        session.close()
