@@ -15,6 +15,7 @@ from engine.instrument import Instrument
 from engine.journal import FsyncPolicy, JournalError
 from engine.protocol import run
 from engine.snapshot import SnapshotError
+from tui.paths import default_data_dir
 
 
 def _positive(text: str) -> int:
@@ -117,9 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="a file of commands, or - for standard input (the default)")
     exec_.add_argument("--instruments", metavar="FILE",
                        help="a TOML instruments file replacing the default instruments")
-    exec_.add_argument("--data-dir", metavar="DIR",
-                       help="journal to DIR and resume from it (without it, exec keeps "
-                            "nothing: each run starts empty)")
+    exec_.add_argument("--data-dir", metavar="DIR", nargs="?", const=default_data_dir(),
+                       help="journal to DIR and resume from it; the flag alone uses "
+                            f"{default_data_dir()}. Without it, exec keeps nothing: each run "
+                            "starts empty and is exactly reproducible")
     exec_.add_argument("--fsync", choices=("command", "group"), default="command",
                        help="fsync every command before its events are printed (default), or "
                             "group commits for fast replays")

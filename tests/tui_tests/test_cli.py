@@ -8,6 +8,7 @@ non-zero exit (2), never a traceback.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from importlib import resources
@@ -223,3 +224,14 @@ def test_unknown_subcommand_is_a_usage_error() -> None:
     result = perpsim("frobnicate")
     assert result.returncode == 2, f"exit status {result.returncode}"
     assert b"Traceback" not in result.stderr, f"no traceback: {result.stderr!r}"
+
+
+def test_data_dir_alone_uses_the_platform_data_directory(tmp_path) -> None:
+    """``--data-dir`` without a value journals under $XDG_DATA_HOME/perpsim (Linux)."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "tui", "exec", "-", "--data-dir"], cwd=ROOT, env=env,
+        input=b'{"cmd":"deposit","account":"a","amount":"1"}\n', capture_output=True,
+        timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert list((tmp_path / "perpsim").glob("snapshot-*.snap")), "journalled and snapshotted"
