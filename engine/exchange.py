@@ -623,6 +623,14 @@ class Exchange(PriceEngine, LiquidationEngine):
         realized = self._move_position(account, order.symbol, qty if order.is_buy else -qty,
                                        price)
         self._charge_fee(account, fee)
+        position = account.positions[order.symbol]
+        if position.isolated and position.qty and account.wallet < 0:
+            # the margin moved in (at a better price than reserved) or the fee overdrew the
+            # cross wallet: the position pays it back from its own margin, and the margin
+            # test (run after the command) liquidates it if that leaves it short
+            cover = -account.wallet
+            position.isolated_margin -= cover
+            account.wallet = 0
         self._emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
                    symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
                    liquidity=liquidity, realized_pnl=realized,
