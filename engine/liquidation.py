@@ -28,7 +28,14 @@ from typing import TYPE_CHECKING
 from engine import events as e
 from engine.book import Order
 from engine.enums import CancelReason, OrderType, Side, StpMode, TimeInForce
-from engine.margin import Health, cross_health, isolated_health, maintenance_margin, solve_price
+from engine.margin import (
+    Health,
+    collateral_behind,
+    cross_health,
+    isolated_health,
+    maintenance_margin,
+    solve_price,
+)
 from engine.matching import crosses, match
 from engine.units import mul_rate_up
 
@@ -141,16 +148,7 @@ class LiquidationEngine(_Base):
         """The bankruptcy price on the tick that leaves the account no deficit: up for a long,
         down for a short (PERP-MECHANICS.md E13). At least one tick."""
         position = account.positions[symbol]
-        if position.isolated:
-            collateral = position.isolated_margin
-        else:
-            collateral = account.wallet
-            for other, held in account.positions.items():
-                if other != symbol and held.qty and not held.isolated:
-                    mark = self.mark[other]
-                    assert mark is not None
-                    collateral += held.unrealized_pnl(mark,
-                                                      self.instruments[other].cash_per_tick_lot)
+        collateral, _ = collateral_behind(account, symbol, self.instruments, self.mark)
         price = solve_price(self.instruments[symbol], position, collateral, 0, False)
         if price is None:
             # a long: the collateral covers the whole cost, any price is solvent. A short: no

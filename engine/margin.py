@@ -156,6 +156,25 @@ def isolated_health(instrument: Instrument, position: Position, mark: int) -> He
                   maintenance_margin(instrument, position.qty, mark))
 
 
+def collateral_behind(account: Account, symbol: str, instruments: Mapping[str, Instrument],
+                      marks: Mapping[str, int | None]) -> tuple[int, int]:
+    """What stands behind one position in the margin test: (collateral, the other positions'
+    maintenance margin). Isolated: its own margin. Cross: the wallet plus the other cross
+    positions' unrealized PnL, held at their current marks (PERP-MECHANICS.md pitfall 8)."""
+    position = account.positions[symbol]
+    if position.isolated:
+        return position.isolated_margin, 0
+    collateral, others_mm = account.wallet, 0
+    for other, held in account.positions.items():
+        if other != symbol and held.qty and not held.isolated:
+            mark = marks[other]
+            assert mark is not None
+            instrument = instruments[other]
+            collateral += held.unrealized_pnl(mark, instrument.cash_per_tick_lot)
+            others_mm += maintenance_margin(instrument, held.qty, mark)
+    return collateral, others_mm
+
+
 def solve_price(instrument: Instrument, position: Position, collateral: int,
                 others_maintenance: int, maintenance: bool) -> Fraction | None:
     """The price (in ticks, exact) at which the margin test of ``position`` is met exactly.

@@ -103,7 +103,9 @@ class PriceEngine(_Base):
             return index
         state = self.prices[symbol]
         if instrument.market_hours and not is_metals_market_open(self.now):
-            mark = state.off_hours.value() or index  # the index is frozen: follow the book
+            # the index is frozen: follow the book (the index until the book has a mid)
+            book_mark = state.off_hours.value()
+            mark = index if book_mark is None else book_mark
         else:
             interval = instrument.funding_interval_ns
             mark = median_mark(index, state.funding_rate, self.next_funding(symbol) - self.now,

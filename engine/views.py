@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from engine.enums import Side
 from engine.instrument import Instrument
-from engine.margin import maintenance_margin, position_initial_margin, solve_price, summarize
+from engine.margin import (
+    collateral_behind,
+    maintenance_margin,
+    position_initial_margin,
+    solve_price,
+    summarize,
+)
 from engine.units import CASH_SCALE, format_cash, format_rate, format_timestamp
 
 if TYPE_CHECKING:
@@ -95,17 +101,8 @@ def risk_prices(exchange: Exchange, account: Account,
     positions hold the account's other cross positions at their current marks."""
     instrument = exchange.instruments[symbol]
     position = account.positions[symbol]
-    if position.isolated:
-        collateral, others_mm = position.isolated_margin, 0
-    else:
-        collateral, others_mm = account.wallet, 0
-        for other, held in account.positions.items():
-            if other != symbol and held.qty and not held.isolated:
-                mark = exchange.mark[other]
-                assert mark is not None
-                other_instrument = exchange.instruments[other]
-                collateral += held.unrealized_pnl(mark, other_instrument.cash_per_tick_lot)
-                others_mm += maintenance_margin(other_instrument, held.qty, mark)
+    collateral, others_mm = collateral_behind(account, symbol, exchange.instruments,
+                                              exchange.mark)
     out = []
     for with_maintenance in (True, False):
         price = solve_price(instrument, position, collateral, others_mm, with_maintenance)
