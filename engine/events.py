@@ -196,3 +196,9 @@ class Answer(Event, tag="answer"):
 
     what: str
     data: dict[str, Any]
+
+
+ALL_EVENTS: tuple[type[Event], ...] = (
+    Accepted, Rejected, Fill, Trade, Cancelled, Amended, Triggered, Leverage, MarginModeSet,
+    Liquidation, Adl, Mark, Funding, FundingPayment, Balance, Error, Answer)
+"""Every kind of event, for ``Exchange.select_events``."""

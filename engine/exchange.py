@@ -15,11 +15,13 @@ orders no larger than the position they reduce.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from engine import commands as c
 from engine import events as e
+from engine import readmodels as rm
+from engine import unit_commands as u
 from engine import views
 from engine.account import Account
 from engine.book import Order, OrderBook
@@ -27,6 +29,7 @@ from engine.enums import (
     CancelReason,
     Liquidity,
     MarginMode,
+    OrderType,
     RejectReason,
     Side,
     TimeInForce,
@@ -44,12 +47,14 @@ from engine.matching import fillable, match
 from engine.pricing import PriceEngine, PriceState
 from engine.sweep import MarginScreen
 from engine.units import (
+    MAX_UNITS,
     RATE_SCALE,
     TooLarge,
     UnitError,
     cash_from_decimal,
     ceil_div,
     format_cash,
+    format_timestamp,
     mul_rate_up,
     parse_timestamp,
 )
@@ -109,7 +114,11 @@ class Exchange(PriceEngine, LiquidationEngine):
         from going below zero: funding on positions it holds, or unwinding them at a loss."""
         self.deposits = 0
         self.withdrawals = 0
+        self.open_interest: dict[str, int] = dict.fromkeys(symbols, 0)
+        """Lots held long (= held short) per symbol, the insurance fund included."""
         self._out: list[e.Event] = []
+        self._skipped: frozenset[type] = frozenset()
+        """Event kinds the caller does not want built (``select_events``)."""
         self._dispatch: dict[type, Callable[[Any], None]] = {
             c.Deposit: self._deposit,
             c.Withdraw: self._withdraw,
@@ -123,11 +132,22 @@ class Exchange(PriceEngine, LiquidationEngine):
             c.SetIndex: self._set_index,
             c.AdvanceTime: self._advance_time,
             c.Query: self._query,
+            u.Deposit: self._deposit_units,
+            u.Withdraw: self._withdraw_units,
+            u.SetLeverage: self._set_leverage,
+            u.PlaceOrder: self._place_units,
+            u.CancelOrder: self._cancel,
+            u.AmendOrder: self._amend_units,
+            u.CancelAll: self._cancel_all,
+            u.SetIndex: self._set_index_units,
+            u.AdvanceTime: self._advance_time_units,
+            u.MarketStep: self._market_step,
+            u.ReplaceLadder: self._replace_ladder,
         }
 
     # -- the entry point -----------------------------------------------------------------------
 
-    def execute(self, command: c.Command) -> list[e.Event]:
+    def execute(self, command: c.Command | u.UnitCommand) -> list[e.Event]:
         """Apply one command; return the events it caused, in order."""
         self._out = out = []
         handler = self._dispatch.get(type(command))
@@ -146,14 +166,44 @@ class Exchange(PriceEngine, LiquidationEngine):
         self._emit(e.Error, line=line, message=message)
         return out
 
+    def select_events(self, kinds: Iterable[type[e.Event]] | None) -> None:
+        """Build only events of these kinds from now on (None: all of them).
+
+        A skipped event is not built, but it still takes its ``seq``: the numbering, and so
+        ``state_hash()``, are the same whichever events a caller reads, and the state that
+        decides future behaviour is identical either way. A replay that does not read maker
+        acknowledgements saves building millions of them.
+        """
+        self._skipped = frozenset() if kinds is None else frozenset(
+            cls for cls in e.ALL_EVENTS if cls not in set(kinds))
+
+    # -- read models (DESIGN.md §3.1): no state changes, no seq --------------------------------
+
+    def view_account(self, account_id: str) -> rm.AccountView | None:
+        """The account in engine units, or None when there is no such account."""
+        account = self.accounts.get(account_id)
+        return None if account is None else rm.account_view(self, account)
+
+    def view_book(self, symbol: str, depth: int = 10) -> rm.BookView:
+        return rm.book_view(self, symbol, depth)
+
+    def view_symbol(self, symbol: str) -> rm.SymbolView:
+        return rm.symbol_view(self, symbol)
+
+    def view_insurance(self) -> rm.InsuranceView:
+        return rm.insurance_view(self)
+
     # -- events --------------------------------------------------------------------------------
 
     def _emit(self, cls: type[e.Event], **fields: Any) -> None:
         self.seq += 1
-        self._out.append(cls(seq=self.seq, ts=self.now, **fields))
+        if cls not in self._skipped:
+            self._out.append(cls(seq=self.seq, ts=self.now, **fields))
 
-    def _reject(self, command: c.Command, reason: RejectReason, message: str) -> None:
-        tag = type(command).__struct_config__.tag
+    def _reject(self, command: c.Command | u.UnitCommand, reason: RejectReason,
+                message: str) -> None:
+        tag = (command.name if isinstance(command, u.UnitCommand)
+               else type(command).__struct_config__.tag)
         order_id = getattr(command, "order_id", None)
         self._emit(e.Rejected, cmd=tag, reason=reason, message=message,
                    account=getattr(command, "account", None),
@@ -193,8 +243,13 @@ class Exchange(PriceEngine, LiquidationEngine):
             amount = cash_from_decimal(value)
         except UnitError as exc:
             raise Refusal(RejectReason.INVALID_AMOUNT, f"amount {exc}") from exc
+        return Exchange._positive_amount(amount, value)
+
+    @staticmethod
+    def _positive_amount(amount: int, shown: Any = None) -> int:
         if amount <= 0:
-            raise Refusal(RejectReason.INVALID_AMOUNT, f"amount {value} must be positive")
+            shown = format_cash(amount) if shown is None else shown
+            raise Refusal(RejectReason.INVALID_AMOUNT, f"amount {shown} must be positive")
         return amount
 
     @staticmethod
@@ -204,8 +259,15 @@ class Exchange(PriceEngine, LiquidationEngine):
         except UnitError as exc:
             raise Refusal(RejectReason.INVALID_PRICE,
                           f"{field} {exc} (tick size {instrument.tick_size})") from exc
-        if ticks <= 0:
-            raise Refusal(RejectReason.INVALID_PRICE, f"{field} {value} must be positive")
+        return Exchange._positive_ticks(instrument, ticks, field, value)
+
+    @staticmethod
+    def _positive_ticks(instrument: Instrument, ticks: int, field: str,
+                        shown: Any = None) -> int:
+        if type(ticks) is not int or ticks <= 0:
+            shown = (instrument.format_price(ticks) if type(ticks) is int else repr(ticks)
+                     ) if shown is None else shown
+            raise Refusal(RejectReason.INVALID_PRICE, f"{field} {shown} must be positive")
         return ticks
 
     @staticmethod
@@ -217,6 +279,15 @@ class Exchange(PriceEngine, LiquidationEngine):
         except UnitError as exc:
             raise Refusal(RejectReason.INVALID_QTY,
                           f"qty {exc} (lot size {instrument.lot_size})") from exc
+        return Exchange._checked_lots(instrument, lots, max_lots, value)
+
+    @staticmethod
+    def _checked_lots(instrument: Instrument, lots: int, max_lots: int, value: Any = None) -> int:
+        """Refuse a size off the instrument's limits; ``value`` is how the caller wrote it."""
+        if type(lots) is not int:
+            raise Refusal(RejectReason.INVALID_QTY, f"qty {lots!r} is not a whole number of lots")
+        if value is None:
+            value = instrument.format_qty(lots)
         if lots <= 0:
             raise Refusal(RejectReason.INVALID_QTY, f"qty {value} must be positive")
         if lots > max_lots:
@@ -243,10 +314,18 @@ class Exchange(PriceEngine, LiquidationEngine):
     # -- money ---------------------------------------------------------------------------------
 
     def _deposit(self, cmd: c.Deposit) -> None:
-        amount = self._amount(cmd.amount)
-        account = self.accounts.get(cmd.account)
+        self._credit(cmd.account, self._amount(cmd.amount))
+
+    def _deposit_units(self, cmd: u.Deposit) -> None:
+        if "@" in cmd.account or not cmd.account:
+            raise Refusal(RejectReason.UNKNOWN_ACCOUNT,
+                          f"{cmd.account!r} is not an account id (letters, digits, _ . : -)")
+        self._credit(cmd.account, self._unit_amount(cmd.amount))
+
+    def _credit(self, account_id: str, amount: int) -> None:
+        account = self.accounts.get(account_id)
         if account is None:
-            account = self.accounts[cmd.account] = Account(cmd.account)
+            account = self.accounts[account_id] = Account(account_id)
         account.wallet += amount
         account.deposited += amount
         self._touch(account)
@@ -256,7 +335,21 @@ class Exchange(PriceEngine, LiquidationEngine):
 
     def _withdraw(self, cmd: c.Withdraw) -> None:
         account = self._account(cmd.account)
-        amount = self._amount(cmd.amount)
+        self._debit(account, self._amount(cmd.amount))
+
+    def _withdraw_units(self, cmd: u.Withdraw) -> None:
+        account = self._account(cmd.account)
+        self._debit(account, self._unit_amount(cmd.amount))
+
+    @staticmethod
+    def _unit_amount(amount: int) -> int:
+        if type(amount) is not int or amount > MAX_UNITS:
+            raise Refusal(RejectReason.INVALID_AMOUNT,
+                          f"amount {amount!r} is not a whole number of cash units up to "
+                          f"{MAX_UNITS}")
+        return Exchange._positive_amount(amount)
+
+    def _debit(self, account: Account, amount: int) -> None:
         allowed = summarize(account, self.instruments, self.mark).max_withdraw
         if amount > allowed:
             raise Refusal(RejectReason.INSUFFICIENT_BALANCE,
@@ -361,22 +454,48 @@ class Exchange(PriceEngine, LiquidationEngine):
         is_market = not kind.has_limit_price
         qty = self._lots(instrument, cmd.qty,
                          instrument.max_market_qty if is_market else instrument.max_qty)
+        price = self._order_price(instrument, kind, cmd.price, self._ticks)
+        trigger = self._order_trigger(instrument, kind, cmd.trigger_price, self._ticks)
+        self._submit(account, instrument, cmd, qty, price, trigger)
+
+    def _place_units(self, cmd: u.PlaceOrder) -> None:
+        account = self._account(cmd.account)
+        instrument = self._instrument(cmd.symbol)
+        kind = cmd.type
+        qty = self._checked_lots(instrument, cmd.qty, instrument.max_qty if kind.has_limit_price
+                                 else instrument.max_market_qty)
+        price = self._order_price(instrument, kind, cmd.price, self._positive_ticks)
+        trigger = self._order_trigger(instrument, kind, cmd.trigger_price, self._positive_ticks)
+        self._submit(account, instrument, cmd, qty, price, trigger)
+
+    @staticmethod
+    def _order_price(instrument: Instrument, kind: OrderType, given: Any,
+                     to_ticks: Callable[[Instrument, Any, str], int]) -> int | None:
         if kind.has_limit_price:
-            if cmd.price is None:
+            if given is None:
                 raise Refusal(RejectReason.INVALID_PRICE, f"a {kind} order needs a price")
-            price: int | None = self._ticks(instrument, cmd.price, "price")
-        elif cmd.price is not None:
+            return to_ticks(instrument, given, "price")
+        if given is not None:
             raise Refusal(RejectReason.INVALID_ORDER, f"a {kind} order takes no price")
-        else:
-            price = None
+        return None
+
+    @staticmethod
+    def _order_trigger(instrument: Instrument, kind: OrderType, given: Any,
+                       to_ticks: Callable[[Instrument, Any, str], int]) -> int | None:
         if kind.is_conditional:
-            if cmd.trigger_price is None:
+            if given is None:
                 raise Refusal(RejectReason.INVALID_PRICE, f"a {kind} order needs a trigger_price")
-            trigger: int | None = self._ticks(instrument, cmd.trigger_price, "trigger_price")
-        elif cmd.trigger_price is not None:
+            return to_ticks(instrument, given, "trigger_price")
+        if given is not None:
             raise Refusal(RejectReason.INVALID_ORDER, f"a {kind} order takes no trigger_price")
-        else:
-            trigger = None
+        return None
+
+    def _submit(self, account: Account, instrument: Instrument, cmd: c.PlaceOrder | u.PlaceOrder,
+                qty: int, price: int | None, trigger: int | None) -> None:
+        """Every new order, from the wire or in engine units, once its numbers are ticks and
+        lots: the entry checks, then matching, resting or waiting for the trigger."""
+        kind = cmd.type
+        is_market = not kind.has_limit_price
         if cmd.post_only and (is_market or cmd.tif is not TimeInForce.GTC):
             raise Refusal(RejectReason.INVALID_ORDER, "post_only needs a gtc limit order")
         if cmd.client_id is not None and cmd.client_id in account.client_ids:
@@ -663,6 +782,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             self._moved.add(account.id)
         before = position.qty
         realized = position.apply_fill(signed_qty, price, instrument.cash_per_tick_lot)
+        self.open_interest[symbol] += max(0, position.qty) - max(0, before)
         account.realized_pnl += realized
         if not position.isolated:
             account.wallet += realized
@@ -802,13 +922,21 @@ class Exchange(PriceEngine, LiquidationEngine):
             self._cancelled(order, CancelReason.USER)
 
     def _amend(self, cmd: c.AmendOrder) -> None:
+        self._amend_with(cmd, self._lots, self._ticks)
+
+    def _amend_units(self, cmd: u.AmendOrder) -> None:
+        self._amend_with(cmd, self._checked_lots, self._positive_ticks)
+
+    def _amend_with(self, cmd: c.AmendOrder | u.AmendOrder,
+                    to_lots: Callable[[Instrument, Any, int], int],
+                    to_ticks: Callable[[Instrument, Any, str], int]) -> None:
         account = self._account(cmd.account)
         order = self._find_order(account, cmd.order_id, cmd.client_id)
         instrument = self.instruments[order.symbol]
         if cmd.qty is None and cmd.price is None:
             raise Refusal(RejectReason.INVALID_ORDER, "amend needs a qty or a price")
         is_market = not order.type.has_limit_price
-        new_qty = order.qty if cmd.qty is None else self._lots(
+        new_qty = order.qty if cmd.qty is None else to_lots(
             instrument, cmd.qty, instrument.max_market_qty if is_market else instrument.max_qty)
         if new_qty <= order.filled:
             raise Refusal(RejectReason.INVALID_QTY,
@@ -816,8 +944,8 @@ class Exchange(PriceEngine, LiquidationEngine):
                           "already filled")
         if cmd.price is not None and is_market:
             raise Refusal(RejectReason.INVALID_ORDER, f"a {order.type} order has no price to amend")
-        new_price = order.price if cmd.price is None else self._ticks(instrument, cmd.price,
-                                                                      "price")
+        new_price = order.price if cmd.price is None else to_ticks(instrument, cmd.price,
+                                                                    "price")
         if order.type.is_conditional:  # not in a book: no queue to keep, no margin held yet
             order.qty, order.price = new_qty, new_price
             self._amended(order)
@@ -864,11 +992,163 @@ class Exchange(PriceEngine, LiquidationEngine):
                    symbol=order.symbol, qty=order.qty, remaining=order.remaining,
                    price=order.price, client_id=order.client_id)
 
+    # -- orders: the ladder replace of a quoting participant -----------------------------------
+
+    def _replace_ladder(self, cmd: u.ReplaceLadder) -> None:
+        """All of one account's quotes on a symbol at once (unit_commands.ReplaceLadder):
+        everything is checked, one margin check included, before anything changes."""
+        account = self._account(cmd.account)
+        instrument = self._instrument(cmd.symbol)
+        symbol = cmd.symbol
+        mark = self._mark(symbol)
+        book = self.books[symbol]
+        cancel: list[Order] = []
+        shrink: list[tuple[Order, int]] = []
+        new: list[tuple[bool, int, int]] = []
+        for is_buy, levels in ((True, cmd.bids), (False, cmd.asks)):
+            if levels is None:
+                continue
+            wanted: dict[int, int] = {}
+            band = self._band(instrument, is_buy, mark)
+            for price, lots in levels:
+                self._positive_ticks(instrument, price, "price")
+                self._checked_lots(instrument, lots, instrument.max_qty)
+                if price in wanted:
+                    raise Refusal(RejectReason.INVALID_ORDER,
+                                  f"price {instrument.format_price(price)} is listed twice")
+                if price > band if is_buy else price < band:
+                    raise Refusal(RejectReason.PRICE_OUT_OF_BAND,
+                                  f"{'bid above' if is_buy else 'ask below'} the "
+                                  f"{instrument.format_price(band)} limit of the price band")
+                if instrument.notional(price, lots) < instrument.min_notional:
+                    raise Refusal(RejectReason.BELOW_MIN_NOTIONAL,
+                                  f"notional below the minimum "
+                                  f"{format_cash(instrument.min_notional)} USDT")
+                wanted[price] = lots
+            quotes = sorted((o for o in account.orders.values()
+                             if o.symbol == symbol and o.live and o.is_buy == is_buy
+                             and not o.reduce_only), key=lambda o: o.queued)
+            for order in quotes:
+                lots = wanted.pop(order.price, None)  # type: ignore[arg-type]
+                if lots is None or lots > order.remaining:
+                    cancel.append(order)
+                    if lots is not None:
+                        wanted[order.price] = lots  # type: ignore[index]  # to the back
+                elif lots < order.remaining:
+                    shrink.append((order, order.remaining - lots))
+            new.extend((is_buy, price, lots) for price, lots in wanted.items())
+        leaving = {order.order_id for order in cancel}
+        for is_buy, price, _ in new:
+            if self._crosses_after(book, is_buy, price, account.id, leaving):
+                raise Refusal(RejectReason.POST_ONLY_WOULD_TAKE,
+                              f"a quote at {instrument.format_price(price)} would trade "
+                              "against the book")
+        self._check_ladder_margin(account, instrument, cancel, shrink, new)
+        for order in cancel:
+            book.remove(order)
+            self._close(order)
+            self._cancelled(order, CancelReason.USER)
+        for order, lots in shrink:
+            book.reduce(order, lots, filled=False)
+            self._amended(order)
+        for is_buy, price, lots in new:
+            order = Order(order_id=self.next_order_id, account=account.id, symbol=symbol,
+                          side=Side.BUY if is_buy else Side.SELL, type=OrderType.LIMIT,
+                          qty=lots, price=price, post_only=True)
+            self.next_order_id += 1
+            self._open(account, order)
+            self._emit(e.Accepted, order_id=order.order_id, account=order.account,
+                       symbol=symbol, side=order.side, type=order.type, qty=lots,
+                       tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
+                       price=price)
+            book.add(order)
+
+    @staticmethod
+    def _shapes_by_id(account: Account, symbol: str) -> list[tuple[int, tuple[bool, int, int]]]:
+        """``resting_shapes`` with each order's id."""
+        return [(o.order_id, (o.is_buy, o.price, o.remaining)) for o in account.orders.values()
+                if o.symbol == symbol and o.live and o.price is not None and not o.reduce_only
+                and not o.type.is_conditional]
+
+    @staticmethod
+    def _crosses_after(book: OrderBook, is_buy: bool, price: int, account_id: str,
+                       leaving: set[int]) -> bool:
+        """Would a post-only quote at ``price`` meet an opposite order that stays in the book?
+        The account's own quotes that the same replace cancels do not count."""
+        for level in book.levels(Side.SELL if is_buy else Side.BUY):
+            if level.price > price if is_buy else level.price < price:
+                return False
+            for order in level.live_orders():
+                if order.account != account_id or order.order_id not in leaving:
+                    return True
+        return False
+
+    def _check_ladder_margin(self, account: Account, instrument: Instrument,
+                             cancel: list[Order], shrink: list[tuple[Order, int]],
+                             new: list[tuple[bool, int, int]]) -> None:
+        """One margin check for the whole new ladder: the tier of each side's reach, and the
+        order margin (plus the fees of what would open) against the available balance."""
+        symbol = instrument.symbol
+        mark = self._mark(symbol)
+        leverage = account.leverage.get(symbol, instrument.default_leverage)
+        for order in cancel:  # hidden from the checks, as an amend hides the order it replaces
+            order.live = False
+        try:
+            for side in (True, False):
+                added = [(price, lots) for is_buy, price, lots in new if is_buy == side]
+                if added:
+                    self._check_tier(account, instrument, side, sum(q for _, q in added),
+                                     max(p for p, _ in added), leverage)
+        finally:
+            for order in cancel:
+                order.live = True
+        position = account.position_qty(symbol)
+        before = order_initial_margin(instrument, resting_shapes(account, symbol), position,
+                                      mark, leverage)
+        smaller = {order.order_id: lots for order, lots in shrink}
+        leaving = {order.order_id for order in cancel}
+        after_shapes = [(is_buy, price, lots - smaller.get(order_id, 0))
+                        for order_id, (is_buy, price, lots) in self._shapes_by_id(account, symbol)
+                        if order_id not in leaving]
+        after_shapes.extend(new)
+        cost = order_initial_margin(instrument, after_shapes, position, mark, leverage) - before
+        if cost > 0:
+            cost += mul_rate_up(sum(instrument.notional(p, q) for _, p, q in new),
+                                instrument.taker_fee)
+            available = summarize(account, self.instruments, self.mark).available_balance
+            if cost > available:
+                raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
+                              f"the ladder needs {format_cash(cost)} USDT of margin and fees, "
+                              f"{format_cash(max(0, available))} available")
+
     # -- market inputs -------------------------------------------------------------------------
 
     def _set_index(self, cmd: c.SetIndex) -> None:
         instrument = self._instrument(cmd.symbol)
         self._new_index(cmd.symbol, self._ticks(instrument, cmd.price, "price"))
+
+    def _set_index_units(self, cmd: u.SetIndex) -> None:
+        instrument = self._instrument(cmd.symbol)
+        self._new_index(cmd.symbol, self._positive_ticks(instrument, cmd.price, "price"))
+
+    def _advance_time_units(self, cmd: u.AdvanceTime) -> None:
+        self._advance_clock(self._unit_time(cmd.ts))
+
+    def _market_step(self, cmd: u.MarketStep) -> None:
+        ts = self._unit_time(cmd.ts)
+        prices = {}
+        for symbol, price in cmd.index.items():  # every price is checked before any is set
+            prices[symbol] = self._positive_ticks(self._instrument(symbol), price, "index")
+        self._advance_clock(ts, prices)
+
+    def _unit_time(self, ts: int) -> int:
+        if type(ts) is not int or not 0 <= ts < 2**63:
+            raise Refusal(RejectReason.INVALID_TIMESTAMP,
+                          f"ts {ts!r} is not nanoseconds since 1970 in a signed 64-bit int")
+        if ts < self.now:
+            raise Refusal(RejectReason.TIME_GOES_BACKWARDS,
+                          f"{format_timestamp(ts)} is before the engine clock")
+        return ts
 
     def _after_mark_change(self, symbol: str) -> None:
         """Mark-triggered orders fire, then accounts that fail the margin test are
@@ -906,6 +1186,12 @@ class Exchange(PriceEngine, LiquidationEngine):
         self._emit(e.Answer, what=cmd.what, data=data)
 
     # -- state ---------------------------------------------------------------------------------
+
+    def recount_open_interest(self) -> None:
+        """Rebuild the open-interest totals from the positions (after a snapshot is loaded)."""
+        for symbol in self.instruments:
+            self.open_interest[symbol] = sum(
+                max(0, a.position_qty(symbol)) for a in [*self.accounts.values(), self.insurance])
 
     def state_hash(self) -> str:
         """A digest of the whole state: equal states give equal hashes (blake2b of the repr of

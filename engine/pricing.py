@@ -136,9 +136,10 @@ class PriceEngine(_Base):
                    next_funding=self.next_funding(symbol))
         self._after_mark_change(symbol)
 
-    def _advance_clock(self, until: int) -> None:
+    def _advance_clock(self, until: int, index: dict[str, int] | None = None) -> None:
         """Move the clock to ``until``: every symbol is sampled up to each funding boundary in
-        time order, re-marked there, and settled; then re-marked at ``until``.
+        time order, re-marked there, and settled; then re-marked at ``until``, with the new
+        ``index`` prices (a market step) set first: once per symbol, not again per index.
 
         A symbol nobody holds settles only its last boundary of a long gap: nothing changes
         between commands, so every interval of the gap would give the same rate and pay no
@@ -171,9 +172,11 @@ class PriceEngine(_Base):
             if self.index[symbol] is not None:
                 self._sample(symbol, sampled[symbol], until)
         self.now = until
+        if index:
+            self.index.update(index)
         for symbol in self.instruments:
             if self.index[symbol] is not None:
-                self._remark(symbol)
+                self._remark(symbol, always=index is not None and symbol in index)
 
     def _held(self, symbol: str) -> bool:
         """Does any account (or the fund) hold a position in ``symbol``?"""

@@ -250,6 +250,7 @@ def _restore(exchange: Exchange, snapshot: _Snapshot) -> None:
                       [o for o in orders.values() if o.live and o.symbol == symbol])
     # the screen mirrors the accounts at each symbol's current mark: a table is re-marked
     # whenever its symbol's mark moves, and a row's cached PnL counts in every sweep
+    exchange.recount_open_interest()
     exchange.screen.dirty.update(exchange.accounts)
     exchange.screen.refresh(exchange.accounts)
     for symbol, mark in exchange.mark.items():

@@ -96,6 +96,14 @@ def account_view(exchange: Exchange, account: Account) -> dict[str, Any]:
 
 def risk_prices(exchange: Exchange, account: Account,
                 symbol: str) -> tuple[str | None, str | None]:
+    """``risk_ticks`` as text of the instrument's tick."""
+    instrument = exchange.instruments[symbol]
+    liquidation, bankruptcy = risk_ticks(exchange, account, symbol)
+    return price_text(instrument, liquidation), price_text(instrument, bankruptcy)
+
+
+def risk_ticks(exchange: Exchange, account: Account,
+               symbol: str) -> tuple[int | None, int | None]:
     """Liquidation and bankruptcy price of one position for display, rounded to the tick
     against the trader (long: up, short: down); None where no positive price exists. Cross
     positions hold the account's other cross positions at their current marks."""
@@ -103,14 +111,14 @@ def risk_prices(exchange: Exchange, account: Account,
     position = account.positions[symbol]
     collateral, others_mm = collateral_behind(account, symbol, exchange.instruments,
                                               exchange.mark)
-    out = []
+    out: list[int | None] = []
     for with_maintenance in (True, False):
         price = solve_price(instrument, position, collateral, others_mm, with_maintenance)
         if price is None:
             out.append(None)
             continue
         ticks = math.ceil(price) if position.qty > 0 else math.floor(price)
-        out.append(price_text(instrument, ticks) if ticks > 0 else None)
+        out.append(ticks if ticks > 0 else None)
     return out[0], out[1]
 
 
@@ -253,6 +261,7 @@ def check_invariants(exchange: Exchange) -> None:
         long = sum(a.position_qty(symbol) for a in everyone if a.position_qty(symbol) > 0)
         short = -sum(a.position_qty(symbol) for a in everyone if a.position_qty(symbol) < 0)
         assert long == short, f"{symbol}: open interest long {long} != short {short}"
+        assert exchange.open_interest[symbol] == long, f"{symbol}: open interest total is stale"
     resting = sum(len(b.orders) for b in exchange.books.values())
     waiting = sum(len(w) for w in exchange.conditional.values())
     assert resting + waiting == len(open_ids), "an open order is neither resting nor waiting"
