@@ -65,7 +65,7 @@ class Account:
     """A trader's wallet, positions and open orders. The exchange is the only writer."""
 
     __slots__ = ("id", "wallet", "positions", "leverage", "isolated_symbols", "orders",
-                 "client_ids", "deposited", "withdrawn", "realized_pnl", "fees_paid",
+                 "client_ids", "reducing", "deposited", "withdrawn", "realized_pnl", "fees_paid",
                  "funding_pnl", "liquidation_transfers")
 
     def __init__(self, account_id: str) -> None:
@@ -80,6 +80,9 @@ class Account:
         self.orders: dict[int, Order] = {}
         """Open orders (resting or waiting for a trigger), by order id."""
         self.client_ids: dict[str, int] = {}
+        self.reducing: dict[str, set[int]] = {}
+        """Ids of the open reduce-only orders per symbol: refitting them after a fill looks at
+        these, not at every order of the account."""
         self.deposited = 0
         self.withdrawn = 0
         self.realized_pnl = 0
@@ -111,6 +114,20 @@ class Account:
     def position_qty(self, symbol: str) -> int:
         position = self.positions.get(symbol)
         return position.qty if position is not None else 0
+
+    def add_order(self, order: Order) -> None:
+        self.orders[order.order_id] = order
+        if order.client_id is not None:
+            self.client_ids[order.client_id] = order.order_id
+        if order.reduce_only:
+            self.reducing.setdefault(order.symbol, set()).add(order.order_id)
+
+    def remove_order(self, order: Order) -> None:
+        del self.orders[order.order_id]
+        if order.client_id is not None:
+            del self.client_ids[order.client_id]
+        if order.reduce_only:
+            self.reducing[order.symbol].discard(order.order_id)
 
     def orders_on(self, symbol: str) -> list[Order]:
         return [order for order in self.orders.values() if order.symbol == symbol]

@@ -46,6 +46,7 @@ from engine.margin import (
 from engine.matching import fillable, match
 from engine.pricing import PriceEngine, PriceState
 from engine.sweep import MarginScreen
+from engine.triggers import TriggerBook, is_triggered
 from engine.units import (
     MAX_UNITS,
     RATE_SCALE,
@@ -89,8 +90,8 @@ class Exchange(PriceEngine, LiquidationEngine):
         self.mark: dict[str, int | None] = dict.fromkeys(symbols)
         self.last: dict[str, int | None] = dict.fromkeys(symbols)
         self.prices = {s: PriceState(i) for s, i in self.instruments.items()}
-        self.conditional: dict[str, dict[int, Order]] = {s: {} for s in symbols}
-        """Orders waiting for their trigger, per symbol, in order-id order."""
+        self.conditional = {s: TriggerBook() for s in symbols}
+        """Orders waiting for their trigger, per symbol, by trigger price (engine/triggers.py)."""
         self.accounts: dict[str, Account] = {}
         self._moved: set[str] = set()
         self._liquidating: Account | None = None
@@ -517,7 +518,7 @@ class Exchange(PriceEngine, LiquidationEngine):
                       client_id=cmd.client_id, stp=cmd.stp)
         if kind.is_conditional:
             reference = self._trigger_reference(order)
-            if reference is not None and self._is_triggered(order, reference):
+            if reference is not None and is_triggered(order, reference):
                 raise Refusal(RejectReason.WOULD_IMMEDIATELY_TRIGGER,
                               f"{order.trigger_by} price is already past the trigger")
         else:
@@ -636,16 +637,11 @@ class Exchange(PriceEngine, LiquidationEngine):
                           f"{leverage}x on {symbol}; lower the leverage")
 
     def _open(self, account: Account, order: Order) -> None:
-        account.orders[order.order_id] = order
-        if order.client_id is not None:
-            account.client_ids[order.client_id] = order.order_id
+        account.add_order(order)
 
     def _close(self, order: Order) -> None:
         """Forget an order that is done (filled, cancelled or expired)."""
-        account = self.accounts[order.account]
-        del account.orders[order.order_id]
-        if order.client_id is not None:
-            del account.client_ids[order.client_id]
+        self.accounts[order.account].remove_order(order)
 
     # -- orders: matching ----------------------------------------------------------------------
 
@@ -825,9 +821,11 @@ class Exchange(PriceEngine, LiquidationEngine):
     def _fit_reduce_only(self, account: Account, symbol: str) -> None:
         """Shrink or cancel resting reduce-only orders so that together, in priority order,
         they never exceed the position they reduce (PERP-MECHANICS.md §5, pitfall 11)."""
-        resting = [o for o in account.orders.values()
-                   if o.reduce_only and o.symbol == symbol and o.live and o.price is not None
-                   and not o.type.is_conditional]
+        ids = account.reducing.get(symbol)
+        if not ids:
+            return
+        resting = [o for o in map(account.orders.__getitem__, ids)
+                   if o.live and o.price is not None and not o.type.is_conditional]
         if not resting:
             return
         position = account.position_qty(symbol)
@@ -852,25 +850,13 @@ class Exchange(PriceEngine, LiquidationEngine):
         source = self.mark if order.trigger_by is TriggerBy.MARK else self.last
         return source[order.symbol]
 
-    @staticmethod
-    def _is_triggered(order: Order, price: int) -> bool:
-        """Stops fire when the price reaches the trigger moving against the position they
-        protect (buy: up, sell: down); take-profits when it moves in favour."""
-        assert order.trigger_price is not None
-        rising = order.is_buy != order.type.is_take_profit
-        return price >= order.trigger_price if rising else price <= order.trigger_price
-
     def _fire_triggers(self, symbol: str) -> None:
         """Fire every conditional order of ``symbol`` whose trigger is reached, oldest first;
-        a fired order that trades can move the last price and fire more."""
+        a fired order that trades can move the last price and fire more. Orders the prices do
+        not reach are not looked at (engine/triggers.py)."""
         pending = self.conditional[symbol]
         while pending:
-            fired = None
-            for order in pending.values():
-                reference = self._trigger_reference(order)
-                if reference is not None and self._is_triggered(order, reference):
-                    fired = order
-                    break
+            fired = pending.next_fired(self.mark[symbol], self.last[symbol])
             if fired is None:
                 return
             del pending[fired.order_id]

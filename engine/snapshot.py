@@ -281,9 +281,7 @@ def _restore_account(record: _Account, orders: dict[int, Order], symbols: set[st
         order = orders[o.order_id] = Order(account=record.id, **fields)
         for name, value in state.items():
             setattr(order, name, value)  # live is cleared again before the book re-adds it
-        account.orders[o.order_id] = order
-        if o.client_id is not None:  # a duplicate fails check_invariants
-            account.client_ids[o.client_id] = o.order_id
+        account.add_order(order)  # a duplicate client id fails check_invariants
     return account
 
 

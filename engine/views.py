@@ -248,6 +248,9 @@ def check_invariants(exchange: Exchange) -> None:
             assert account.orders[order_id].client_id == client_id, f"client_id {client_id}"
         assert len(account.client_ids) == sum(
             o.client_id is not None for o in account.orders.values())
+        reducing = {(o.symbol, o.order_id) for o in account.orders.values() if o.reduce_only}
+        assert reducing == {(s, i) for s, ids in account.reducing.items() for i in ids}, (
+            f"{account.id}: the reduce-only index is stale")
         for symbol, position in account.positions.items():
             assert (position.qty == 0) == (position.cost == 0), f"{account.id} {symbol}: cost"
             fit_reduce_only_holds(account, symbol)
@@ -256,6 +259,7 @@ def check_invariants(exchange: Exchange) -> None:
         for order_id, order in book.orders.items():
             assert open_ids.get(order_id) is order, f"book order {order_id} not on its account"
             assert not order.type.is_conditional
+        exchange.conditional[symbol].check_invariants()
         for order_id, order in exchange.conditional[symbol].items():
             assert open_ids.get(order_id) is order and order.type.is_conditional
         long = sum(a.position_qty(symbol) for a in everyone if a.position_qty(symbol) > 0)

@@ -321,3 +321,13 @@ def test_open_interest_total_is_an_invariant_that_can_fire():
     ex.open_interest["XAGUSDT"] += 1
     with pytest.raises(AssertionError, match="open interest total"):
         ex.check_invariants()
+
+
+def test_reduce_only_index_is_an_invariant_that_can_fire():
+    ex = started()
+    for _, command in session()[:5]:  # t holds a reduce-only stop
+        ex.execute(command)
+    ex.check_invariants()
+    ex.accounts["t"].reducing["XAGUSDT"].clear()
+    with pytest.raises(AssertionError, match="reduce-only index is stale"):
+        ex.check_invariants()
