@@ -121,3 +121,34 @@ class CancelReason(StrEnum):
     FOK_NOT_FILLED = "fok_not_filled"
     LEVERAGE_TOO_HIGH = "leverage_too_high"
     NO_MARK_PRICE = "no_mark_price"
+
+
+class BalanceKind(StrEnum):
+    DEPOSIT = "deposit"
+    WITHDRAW = "withdraw"
+    ISOLATED_MARGIN = "isolated_margin"
+
+
+class AmendReason(StrEnum):
+    USER = "user"
+    REDUCE_ONLY = "reduce_only"
+    """The engine shrank a resting reduce-only order to the position it reduces."""
+
+
+class LiquidationStage(StrEnum):
+    REDUCE = "reduce"
+    TAKEOVER = "takeover"
+    ADL = "adl"
+
+
+CANCEL_REASON_OF_REFUSAL: dict[RejectReason, CancelReason] = {
+    RejectReason.INSUFFICIENT_MARGIN: CancelReason.INSUFFICIENT_MARGIN,
+    RejectReason.PRICE_OUT_OF_BAND: CancelReason.PRICE_OUT_OF_BAND,
+    RejectReason.POST_ONLY_WOULD_TAKE: CancelReason.POST_ONLY_WOULD_TAKE,
+    RejectReason.FOK_NOT_FILLED: CancelReason.FOK_NOT_FILLED,
+    RejectReason.LEVERAGE_TOO_HIGH: CancelReason.LEVERAGE_TOO_HIGH,
+    RejectReason.NO_MARK_PRICE: CancelReason.NO_MARK_PRICE,
+    RejectReason.NO_LIQUIDITY: CancelReason.NO_LIQUIDITY,
+}
+"""A conditional order whose trigger fired and that then fails an entry check is cancelled
+with the reason a new order would have been rejected with; every entry refusal has one."""

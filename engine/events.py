@@ -13,8 +13,12 @@ from typing import Any
 import msgspec
 
 from engine.enums import (
+    AmendReason,
+    BalanceKind,
     CancelReason,
+    LiquidationStage,
     Liquidity,
+    MarginMode,
     OrderType,
     RejectReason,
     Side,
@@ -96,8 +100,7 @@ class Amended(Event, tag="amended"):
     qty: int
     remaining: int
     price: int | None = None
-    reason: str = "user"
-    """``user``, or ``reduce_only`` when the engine shrank a reduce-only order."""
+    reason: AmendReason = AmendReason.USER
     client_id: str | None = None
 
 
@@ -121,7 +124,7 @@ class Leverage(Event, tag="leverage"):
 class MarginModeSet(Event, tag="margin_mode"):
     account: str
     symbol: str
-    mode: str
+    mode: MarginMode
 
 
 class Liquidation(Event, tag="liquidation"):
@@ -137,7 +140,7 @@ class Liquidation(Event, tag="liquidation"):
     bankruptcy_price: int
     fee: int
     insurance_delta: int
-    stage: str
+    stage: LiquidationStage
 
 
 class Adl(Event, tag="adl"):
@@ -181,7 +184,7 @@ class FundingPayment(Event, tag="funding_payment"):
 class Balance(Event, tag="balance"):
     account: str
     amount: int
-    kind: str
+    kind: BalanceKind
     wallet_balance: int
     symbol: str | None = None
 

@@ -26,6 +26,9 @@ from engine import views
 from engine.account import Account
 from engine.book import Order, OrderBook
 from engine.enums import (
+    CANCEL_REASON_OF_REFUSAL,
+    AmendReason,
+    BalanceKind,
     CancelReason,
     Liquidity,
     MarginMode,
@@ -331,7 +334,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         account.deposited += amount
         self._touch(account)
         self.deposits += amount
-        self._emit(e.Balance, account=account.id, amount=amount, kind="deposit",
+        self._emit(e.Balance, account=account.id, amount=amount, kind=BalanceKind.DEPOSIT,
                    wallet_balance=account.wallet)
 
     def _withdraw(self, cmd: c.Withdraw) -> None:
@@ -359,7 +362,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         account.withdrawn += amount
         self._touch(account)
         self.withdrawals += amount
-        self._emit(e.Balance, account=account.id, amount=-amount, kind="withdraw",
+        self._emit(e.Balance, account=account.id, amount=-amount, kind=BalanceKind.WITHDRAW,
                    wallet_balance=account.wallet)
 
     def _set_leverage(self, cmd: c.SetLeverage) -> None:
@@ -409,7 +412,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         if position is not None:
             position.isolated = isolated
         self._touch(account)
-        self._emit(e.MarginModeSet, account=account.id, symbol=cmd.symbol, mode=cmd.mode.value)
+        self._emit(e.MarginModeSet, account=account.id, symbol=cmd.symbol, mode=cmd.mode)
 
     def _adjust_isolated_margin(self, cmd: c.AdjustIsolatedMargin) -> None:
         account = self._account(cmd.account)
@@ -443,7 +446,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         account.wallet -= amount
         position.isolated_margin += amount
         self._touch(account)
-        self._emit(e.Balance, account=account.id, amount=amount, kind="isolated_margin",
+        self._emit(e.Balance, account=account.id, amount=amount, kind=BalanceKind.ISOLATED_MARGIN,
                    wallet_balance=account.wallet, symbol=cmd.symbol)
 
     # -- orders: entry -------------------------------------------------------------------------
@@ -816,7 +819,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         if order.remaining:
             self._emit(e.Amended, order_id=order.order_id, account=order.account,
                        symbol=order.symbol, qty=order.qty, remaining=order.remaining,
-                       price=order.price, reason="reduce_only", client_id=order.client_id)
+                       price=order.price, reason=AmendReason.REDUCE_ONLY, client_id=order.client_id)
 
     def _fit_reduce_only(self, account: Account, symbol: str) -> None:
         """Shrink or cancel resting reduce-only orders so that together, in priority order,
@@ -878,7 +881,7 @@ class Exchange(PriceEngine, LiquidationEngine):
                 return
         refusal = self._entry_refusal(account, instrument, order)
         if refusal is not None:
-            self._cancelled(order, CancelReason(refusal.reason.value))
+            self._cancelled(order, CANCEL_REASON_OF_REFUSAL[refusal.reason])
             self._close(order)
             return
         self._execute(account, instrument, order)

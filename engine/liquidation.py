@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING
 
 from engine import events as e
 from engine.book import Order
-from engine.enums import CancelReason, OrderType, Side, StpMode, TimeInForce
+from engine.enums import (
+    CancelReason,
+    LiquidationStage,
+    OrderType,
+    Side,
+    StpMode,
+    TimeInForce,
+)
 from engine.margin import (
     Health,
     collateral_behind,
@@ -220,7 +227,7 @@ class LiquidationEngine(_Base):
         assert order.price is not None
         self._emit(e.Liquidation, account=account.id, symbol=symbol, side=order.side, qty=qty,
                    price=price, bankruptcy_price=order.price, fee=-fee, insurance_delta=fee,
-                   stage="reduce")
+                   stage=LiquidationStage.REDUCE)
 
     def _transfer_to_fund(self, account: Account, amount: int) -> None:
         """Move ``amount`` (negative: the fund pays) from the account's ledger to the fund's."""
@@ -292,7 +299,7 @@ class LiquidationEngine(_Base):
         self._emit(e.Liquidation, account=account.id, symbol=symbol,
                    side=Side.SELL if qty > 0 else Side.BUY, qty=abs(qty), price=bankruptcy,
                    bankruptcy_price=bankruptcy, fee=0, insurance_delta=leftover,
-                   stage="adl" if deleveraged else "takeover")
+                   stage=LiquidationStage.ADL if deleveraged else LiquidationStage.TAKEOVER)
 
     def _deleverage(self, account: Account, symbol: str, price: int) -> None:
         """Close ``account``'s position at ``price`` against the top-ranked opposite
