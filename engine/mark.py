@@ -25,7 +25,8 @@ from engine.units import NS_PER_SECOND, RATE_SCALE, mul_rate_down, mul_rate_up
 class BasisAverage:
     """Moving average of the last ``window`` samples of ``mid − index`` (``MA_basis``, §1.2).
 
-    Values are kept exactly; a mid is a whole or half tick, so the running sum stays small.
+    A mid is a whole or half tick, so every sample is kept exactly as an integer count of half
+    ticks and the running sum is an int: the clock path adds and averages without ``Fraction``.
     """
 
     __slots__ = ("window", "_values", "_sum")
@@ -35,17 +36,34 @@ class BasisAverage:
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
         self.window = window
-        self._values: deque[Fraction] = deque(maxlen=window)
-        self._sum = Fraction(0)
-        """Sum of ``_values``, kept in step so value() is O(1)."""
+        self._values: deque[int] = deque(maxlen=window)
+        """The samples in half ticks, oldest first."""
+        self._sum = 0
+        """Sum of ``_values`` (half ticks), kept in step so value() is O(1)."""
 
     @property
     def samples(self) -> int:
         """Samples held (at most ``window``)."""
         return len(self._values)
 
+    @property
+    def half_tick_sum(self) -> int:
+        """The sum of the samples held, in half ticks (the average is this over 2·samples)."""
+        return self._sum
+
     def add(self, value: Fraction | int, count: int = 1) -> None:
-        """Add ``count`` consecutive samples equal to ``value`` (ticks).
+        """Add ``count`` consecutive samples equal to ``value`` (ticks, a whole or half tick).
+
+        Raises:
+            ValueError: ``count`` is negative, or ``value`` is not a multiple of half a tick.
+        """
+        doubled = Fraction(value) * 2
+        if doubled.denominator != 1:
+            raise ValueError(f"basis sample {value} is not a whole or half tick")
+        self.add_half_ticks(doubled.numerator, count)
+
+    def add_half_ticks(self, half_ticks: int, count: int = 1) -> None:
+        """Add ``count`` consecutive samples of ``half_ticks`` / 2 ticks.
 
         Raises:
             ValueError: ``count`` is negative.
@@ -54,46 +72,90 @@ class BasisAverage:
         """
         if count < 0:
             raise ValueError(f"sample count must not be negative, got {count}")
-        value = Fraction(value)
         values = self._values
-        if count >= self.window:
+        window = self.window
+        if count >= window:
             values.clear()
-            values.extend([value] * self.window)
-            self._sum = value * self.window
+            values.extend([half_ticks] * window)
+            self._sum = half_ticks * window
             return
+        total = self._sum
         for _ in range(count):
-            if len(values) == self.window:
-                self._sum -= values[0]  # the deque's maxlen drops it on append
-            values.append(value)
-            self._sum += value
+            if len(values) == window:
+                total -= values[0]  # the deque's maxlen drops it on append
+            values.append(half_ticks)
+            total += half_ticks
+        self._sum = total
 
     def value(self) -> Fraction | None:
-        """The average basis in ticks, or None with no samples. O(1)."""
-        return self._sum / len(self._values) if self._values else None
+        """The average basis in ticks, or None with no samples (exact; not on the clock
+        path, which reads ``half_tick_sum`` and ``samples``). O(1)."""
+        return Fraction(self._sum, 2 * len(self._values)) if self._values else None
 
     def reset(self) -> None:
         self._values.clear()
-        self._sum = Fraction(0)
+        self._sum = 0
 
     def state(self) -> list[str]:
         """Everything that decides future values (for the exchange's state hash)."""
-        return [str(value) for value in self._values]
+        return [str(Fraction(value, 2)) for value in self._values]
 
     def window_values(self) -> list[Fraction]:
         """The samples held, oldest first, exactly (for snapshots, engine/snapshot.py)."""
-        return list(self._values)
+        return [Fraction(value, 2) for value in self._values]
 
     def restore(self, values: list[Fraction]) -> None:
         """Hold exactly ``values`` (oldest first), as ``window_values()`` returned them.
 
         Raises:
-            ValueError: more values than the window holds.
+            ValueError: more values than the window holds, or a value that is not a whole or
+                half tick.
         """
         if len(values) > self.window:
             raise ValueError(f"{len(values)} basis samples for a window of {self.window}")
         self.reset()
         for value in values:
             self.add(value)  # keeps _sum exactly the sum, as the original's is
+
+
+def round_half_even(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (denominator > 0) rounded to an integer, half to even:
+    exactly what ``round(Fraction(numerator, denominator))`` gives. O(1)."""
+    floor, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and floor & 1):
+        return floor + 1
+    return floor
+
+
+def median_mark_ticks(index: int, last_funding_rate: int, ns_to_next_funding: int,
+                      interval_ns: int, basis_half_ticks: int, basis_samples: int,
+                      last_price: int | None) -> int:
+    """``median_mark`` in integers only: what the clock path calls.
+
+    P1, P2 and the last price are rationals ``n/d`` with positive denominators
+    (``P1 = I·(S·N + F·t) / (S·N)`` with S = RATE_SCALE, ``P2 = (2k·I + Σ) / 2k`` for k basis
+    samples summing to Σ half ticks, ``last = last/1``); they are ordered exactly by
+    cross-multiplication and the middle one is rounded half-even as ``round(Fraction)`` does.
+    ``basis_samples`` 0 means no basis average (P2 missing). Equal to ``median_mark`` for every
+    input (tests/engine_tests/test_mark.py checks it against the Fraction version). O(1).
+    """
+    d1 = RATE_SCALE * interval_ns
+    n1 = index * (d1 + last_funding_rate * ns_to_next_funding)
+    if basis_samples == 0 or last_price is None:
+        return round_half_even(n1, d1)
+    d2 = 2 * basis_samples
+    n2 = index * d2 + basis_half_ticks
+    # order P1 and P2: a/b < c/d  <=>  a·d < c·b (b, d > 0)
+    if n1 * d2 <= n2 * d1:
+        low_n, low_d, high_n, high_d = n1, d1, n2, d2
+    else:
+        low_n, low_d, high_n, high_d = n2, d2, n1, d1
+    if last_price * low_d <= low_n:
+        return round_half_even(low_n, low_d)
+    if last_price * high_d >= high_n:
+        return round_half_even(high_n, high_d)
+    return last_price
 
 
 def median_mark(index: int, last_funding_rate: int, ns_to_next_funding: int, interval_ns: int,
@@ -150,6 +212,13 @@ _EWMA_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN,
                         traps=[InvalidOperation, DivisionByZero, Overflow])
 
 
+_KEEP_CACHE: dict[tuple[int, int], Decimal] = {}
+"""``2^(−Δt/h)`` by ``(Δt, h)``: the clock steps by the same few gaps (a second, usually), and
+the power is the costly part of an update. The cached value is the one ``Context.power``
+returns for those operands, so caching changes no digit."""
+_KEEP_CACHE_SIZE = 256
+
+
 class Ewma:
     """Exponentially weighted moving average of a price sampled at irregular times.
 
@@ -187,7 +256,12 @@ class Ewma:
         elapsed = ts_ns - self._ts
         if elapsed < 0:
             raise ValueError(f"sample at {ts_ns} is before the previous one at {self._ts}")
-        keep = ctx.power(Decimal(2), ctx.divide(Decimal(-elapsed), Decimal(self.half_life_ns)))
+        key = (elapsed, self.half_life_ns)
+        keep = _KEEP_CACHE.get(key)
+        if keep is None:
+            keep = ctx.power(Decimal(2), ctx.divide(Decimal(-elapsed), Decimal(self.half_life_ns)))
+            if len(_KEEP_CACHE) < _KEEP_CACHE_SIZE:
+                _KEEP_CACHE[key] = keep
         self._average = ctx.add(sample, ctx.multiply(keep, ctx.subtract(self._average, sample)))
         self._ts = ts_ns
 

@@ -12,6 +12,7 @@ from importlib import resources
 
 from conftest import START, Venue, names, of
 
+from engine.funding import PREMIUM_SCALE
 from engine.instrument import parse_instruments
 
 BTC = "BTCUSDT"
@@ -149,8 +150,9 @@ def test_e16_premium_from_a_real_book_and_the_rate_it_gives() -> None:
           price=price)
     v("place", account="mm", symbol="E16USDT", side="sell", type="limit", qty="1000",
       price="100.30")
-    premium = v.exchange._premium("E16USDT")
-    assert premium == Fraction(13, 4987), "impact bid 99.759374.. over index 99.50, exactly"
-    assert f"{float(premium) * 100:.10f}" == "0.2606777622"
+    premium = v.exchange._premium("E16USDT")  # an integer over PREMIUM_SCALE
+    assert premium == round(Fraction(13, 4987) * PREMIUM_SCALE), \
+        "impact bid 99.759374.. over index 99.50, exactly (then quantised to 1e-12)"
+    assert f"{premium / PREMIUM_SCALE * 100:.10f}" == "0.2606777622"
     v("time", ts="2026-01-07T11:00:00Z")
     assert v.book("E16USDT")["funding_rate"] == "0.00210678"

@@ -29,7 +29,8 @@ E8_RATE = 30_000
 E8_P1 = 100_015
 """10 001.5: the index carried halfway (4 h of 8 h) along a 0.03 % funding rate."""
 
-BASIS = st.fractions(min_value=-1000, max_value=1000, max_denominator=4)
+BASIS = st.integers(min_value=-2000, max_value=2000).map(lambda n: Fraction(n, 2))
+"""A basis sample: mid − index, a whole or half tick."""
 
 
 def _ns(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
