@@ -12,11 +12,19 @@ from decimal import Decimal, localcontext
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from engine.instrument import default_instruments
-from engine.mark import BasisAverage, Ewma, clamp_to_index, is_metals_market_open, median_mark
+from engine.mark import (
+    BasisAverage,
+    Ewma,
+    clamp_to_index,
+    is_metals_market_open,
+    median_mark,
+    median_mark_ticks,
+    round_half_even,
+)
 from engine.units import NS_PER_SECOND, RATE_SCALE
 
 HOUR_NS = 3600 * NS_PER_SECOND
@@ -267,3 +275,63 @@ def test_metals_hours_match_the_calendar(ts: int) -> None:
     expected = not (weekday == 5 or (weekday == 6 and hour < 23) or (weekday == 4 and hour >= 22)
                     or (weekday < 4 and hour == 22))
     assert is_metals_market_open(ts) is expected
+
+
+# -- the integer clock path against the exact Fraction oracle ---------------------------------
+# ``median_mark`` (Fraction arithmetic, engine/mark.py) is the naive oracle; the clock path
+# calls ``median_mark_ticks`` and must give the same tick for every input.
+
+HOUR_NS = 3600 * NS_PER_SECOND
+
+
+@given(numerator=st.integers(min_value=-10**30, max_value=10**30),
+       denominator=st.integers(min_value=1, max_value=10**20))
+@example(numerator=5, denominator=2)
+@example(numerator=7, denominator=2)
+@example(numerator=-5, denominator=2)
+@example(numerator=-7, denominator=2)
+def test_round_half_even_is_round_of_a_fraction(numerator: int, denominator: int) -> None:
+    assert round_half_even(numerator, denominator) == round(Fraction(numerator, denominator))
+
+
+@given(index=st.integers(min_value=1, max_value=10**10),
+       rate=st.integers(min_value=-RATE_SCALE // 10, max_value=RATE_SCALE // 10),
+       interval=st.sampled_from([HOUR_NS, 4 * HOUR_NS, 8 * HOUR_NS]) | st.integers(1, 10**14),
+       to_next=st.floats(min_value=0, max_value=1),
+       basis=st.lists(st.integers(min_value=-10**6, max_value=10**6), max_size=30),
+       last=st.none() | st.integers(min_value=1, max_value=10**10),
+       last_near=st.sampled_from([None, -1, 0, 1]))
+@example(index=1, rate=RATE_SCALE // 10, interval=HOUR_NS, to_next=1.0, basis=[],
+         last=None, last_near=None)  # P1 = 1.1 -> 1
+@example(index=5, rate=RATE_SCALE // 10, interval=HOUR_NS, to_next=1.0, basis=[1], last=3,
+         last_near=None)  # P1 = 5.5, P2 = 5.5, last 3: the median 5.5 rounds to 6
+@example(index=15, rate=RATE_SCALE // 30, interval=HOUR_NS, to_next=1.0, basis=[1, 0],
+         last=20, last_near=None)  # P1 = 15.5, P2 = 15.25: ties to the even 16
+def test_median_mark_ticks_is_the_fraction_median(index, rate, interval, to_next, basis, last,
+                                                  last_near) -> None:
+    """Random indices, rates, times to funding, basis windows and last prices, with the last
+    price also put exactly on (or a tick beside) P1 or P2 so that ties are compared."""
+    t = int(interval * to_next)
+    average = BasisAverage(30)
+    for half_ticks in basis:
+        average.add_half_ticks(half_ticks)
+    if last_near is not None and last is not None:
+        anchor = index + average.value() if basis and last % 2 else \
+            index * (1 + Fraction(rate, RATE_SCALE) * Fraction(t, interval))
+        last = max(1, round(anchor) + last_near)
+    expected = median_mark(index, rate, t, interval, average.value(), last)
+    assert median_mark_ticks(index, rate, t, interval, average.half_tick_sum, average.samples,
+                             last) == expected
+
+
+@given(samples=st.lists(st.integers(min_value=-10**6, max_value=10**6), max_size=40),
+       counts=st.lists(st.integers(min_value=0, max_value=40), max_size=40))
+def test_half_tick_basis_matches_a_fraction_window(samples: list[int], counts: list[int]) -> None:
+    """The half-tick window against the exact Fraction mean of the last 30 samples."""
+    average, kept = BasisAverage(30), []
+    for half_ticks, count in zip(samples, counts + [1] * len(samples), strict=False):
+        average.add_half_ticks(half_ticks, count)
+        kept = (kept + [Fraction(half_ticks, 2)] * count)[-30:]
+    assert average.value() == (sum(kept, Fraction(0)) / len(kept) if kept else None)
+    assert average.half_tick_sum == sum(kept) * 2 and average.samples == len(kept)
+    assert average.state() == [str(v) for v in kept]
