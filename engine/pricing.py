@@ -219,7 +219,7 @@ class PriceEngine(_Base):
             # the basis mid - index in half ticks: (bid + ask) - 2·index
             state.basis.add_half_ticks(bid + ask - 2 * index, min(samples, BASIS_WINDOW))
             if self.instruments[symbol].market_hours:  # only they ever read the off-hours mark
-                state.off_hours.update(Fraction(bid + ask, 2), end)
+                state.off_hours.update_half_ticks(bid + ask, end)
 
     def _settle_funding(self, symbol: str) -> None:
         """Settle ``symbol``'s funding at ``self.now`` (a boundary) at the current mark.

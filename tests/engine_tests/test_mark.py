@@ -8,7 +8,15 @@ over RATE_SCALE (10 000 is 0.01 %).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from fractions import Fraction
 
 import pytest
@@ -281,8 +289,6 @@ def test_metals_hours_match_the_calendar(ts: int) -> None:
 # ``median_mark`` (Fraction arithmetic, engine/mark.py) is the naive oracle; the clock path
 # calls ``median_mark_ticks`` and must give the same tick for every input.
 
-HOUR_NS = 3600 * NS_PER_SECOND
-
 
 @given(numerator=st.integers(min_value=-10**30, max_value=10**30),
        denominator=st.integers(min_value=1, max_value=10**20))
@@ -335,3 +341,70 @@ def test_half_tick_basis_matches_a_fraction_window(samples: list[int], counts: l
     assert average.value() == (sum(kept, Fraction(0)) / len(kept) if kept else None)
     assert average.half_tick_sum == sum(kept) * 2 and average.samples == len(kept)
     assert average.state() == [str(v) for v in kept]
+
+
+# -- the integer EWMA against the 28-digit decimal one it replaced -----------------------------
+
+_DECIMAL = Context(prec=28, rounding=ROUND_HALF_EVEN,
+                   traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+class DecimalEwma:
+    """The previous off-hours EWMA (28-digit decimal ``2^(−Δt/h)``), kept as an oracle."""
+
+    def __init__(self, half_life_ns: int) -> None:
+        self.half_life_ns, self.average, self.ts = half_life_ns, None, 0
+
+    def update(self, value: Fraction, ts_ns: int) -> None:
+        ctx = _DECIMAL
+        sample = ctx.divide(Decimal(value.numerator), Decimal(value.denominator))
+        if self.average is None:
+            self.average, self.ts = sample, ts_ns
+            return
+        keep = ctx.power(Decimal(2), ctx.divide(Decimal(self.ts - ts_ns),
+                                                Decimal(self.half_life_ns)))
+        self.average = ctx.add(sample, ctx.multiply(keep, ctx.subtract(self.average, sample)))
+        self.ts = ts_ns
+
+
+@given(samples=st.lists(st.tuples(st.integers(min_value=1, max_value=2 * 10**7),
+                                  st.integers(min_value=0, max_value=600 * NS_PER_SECOND)),
+                        min_size=1, max_size=40))
+@example(samples=[(15_701, 0), (15_703, NS_PER_SECOND)] + [(15_701, NS_PER_SECOND)] * 30)
+def test_integer_ewma_agrees_with_the_decimal_one(samples: list[tuple[int, int]]) -> None:
+    """Mids (half ticks) at random gaps: the integer average stays within 1e-18 of a tick of
+    the decimal one (28 digits of a price below 10^7 ticks: their own error is ~1e-21), and the
+    rounded tick is the same unless the average sits that close to a half tick."""
+    fixed, decimal = Ewma(MINUTE_NS), DecimalEwma(MINUTE_NS)
+    ts = 0
+    for half_ticks, gap in samples:
+        ts += gap
+        fixed.update_half_ticks(half_ticks, ts)
+        decimal.update(Fraction(half_ticks, 2), ts)
+        exact = Fraction(decimal.average)
+        assert abs(fixed.exact_value() - exact) < Fraction(1, 10**18)
+        if abs(exact - round(exact - Fraction(1, 2)) - Fraction(1, 2)) > Fraction(1, 10**17):
+            assert fixed.value() == round(exact)
+
+
+def test_integer_ewma_holds_a_constant_mid_exactly() -> None:
+    ewma = Ewma(MINUTE_NS)
+    ewma.update_half_ticks(15_701, 0)  # 7 850.5 ticks
+    for second in range(1, 100):
+        ewma.update_half_ticks(15_701, second * NS_PER_SECOND)
+    assert ewma.exact_value() == Fraction(15_701, 2) and ewma.value() == 7_850  # half-even
+    ewma.update_half_ticks(15_703, 100 * NS_PER_SECOND)
+    ewma.update_half_ticks(15_703, 200 * 60 * NS_PER_SECOND)  # 200 half lives later
+    assert ewma.exact_value() == Fraction(15_703, 2) and ewma.value() == 7_852
+
+
+def test_ewma_state_restores_to_the_same_future() -> None:
+    one, two = Ewma(MINUTE_NS), Ewma(MINUTE_NS)
+    one.update(Fraction(100_003, 3), 0)
+    one.update(101, 7 * NS_PER_SECOND)
+    two.restore(*one.state())
+    for ewma in (one, two):
+        ewma.update(99, 13 * NS_PER_SECOND)
+    assert one.state() == two.state()
+    with pytest.raises(ValueError, match="integer"):
+        two.restore("7850.5", 0)
