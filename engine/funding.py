@@ -1,7 +1,10 @@
 """Funding: impact prices, the premium index, its interval average, the rate and the payment.
 
 PERP-MECHANICS.md §1.3-§1.7. Pure functions and one small accumulator; no clock, no I/O. The
-formulas compute exactly in ``Fraction`` and leave this module as integers in engine units:
+formulas compute exactly (``impact_price``, ``premium_index`` and ``funding_rate`` in
+``Fraction``: the reference; ``impact_price_ratio``, ``premium_scaled`` and ``funding_rate_of``
+in integers with cross-multiplication: what the clock path calls, equal on every input) and
+leave this module as integers in engine units:
 a rate over RATE_SCALE (half-even) and a payment in cash units (rounded against the account,
 with the residue handed back so the exchange can conserve money to the last unit).
 

@@ -1,9 +1,12 @@
 """Mark price: the Binance three-way median, the mark-index bound, an EWMA, metals hours.
 
 PERP-MECHANICS.md §1.2. Pure: the caller passes every price and timestamp in; nothing here
-reads a clock. Prices are in ticks (a basis or an average may be a ``Fraction`` of ticks),
-rates are ints over RATE_SCALE, times are nanoseconds. Every mark leaves this module as an
-integer tick.
+reads a clock. Prices are in ticks, rates are ints over RATE_SCALE, times are nanoseconds.
+Every mark leaves this module as an integer tick.
+
+The clock path is integers only: the basis window is kept in half ticks, ``median_mark_ticks``
+orders P1, P2 and last by cross-multiplication, and the EWMA is fixed point. ``median_mark``
+(exact ``Fraction``) is the reference the integer version is tested against.
 """
 
 from __future__ import annotations

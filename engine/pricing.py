@@ -16,7 +16,6 @@ clock advance, never on a trade: a venue's mark moves on its own schedule.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from engine import events as e
@@ -89,11 +88,6 @@ class PriceEngine(_Base):
     """Index, mark, premium sampling and funding, as methods of the exchange."""
 
     # -- queries --------------------------------------------------------------------------------
-
-    def _mid(self, symbol: str) -> Fraction | None:
-        book = self.books[symbol]
-        bid, ask = book.best_bid(), book.best_ask()
-        return None if bid is None or ask is None else Fraction(bid + ask, 2)
 
     def _premium(self, symbol: str) -> int:
         """The premium index now, impact bid and ask against the index (§1.3-§1.4), as the

@@ -156,3 +156,29 @@ def test_e16_premium_from_a_real_book_and_the_rate_it_gives() -> None:
     assert f"{premium / PREMIUM_SCALE * 100:.10f}" == "0.2606777622"
     v("time", ts="2026-01-07T11:00:00Z")
     assert v.book("E16USDT")["funding_rate"] == "0.00210678"
+
+
+def test_settlement_pays_the_holders_in_account_id_order() -> None:
+    """Holders come from the margin screen (not a scan of every account): a closed position
+    and an account with no position are skipped, the rest pay in account-id order, and the
+    payments are the same as a scan of every account would give."""
+    v = Venue()
+    v("time", ts=START)
+    v("index", symbol=BTC, price="60000.00")
+    for account in ("zed", "amy", "max", "idle"):
+        v("deposit", account=account, amount="100000")
+    v("place", account="zed", symbol=BTC, side="sell", type="limit", qty="0.6", price="60000.00")
+    v("place", account="amy", symbol=BTC, side="buy", type="market", qty="0.4")
+    v("place", account="max", symbol=BTC, side="buy", type="market", qty="0.2")
+    v("place", account="max", symbol=BTC, side="sell", type="limit", qty="0.1",
+      price="60000.00")
+    v("place", account="amy", symbol=BTC, side="buy", type="market", qty="0.1")  # amy 0.5
+    v("place", account="max", symbol=BTC, side="sell", type="limit", qty="0.1",
+      price="60000.00")
+    v("place", account="zed", symbol=BTC, side="buy", type="market", qty="0.1")  # max closed
+    exchange = v.exchange
+    scan = sorted(a.id for a in exchange.accounts.values() if a.position_qty(BTC))
+    assert scan == ["amy", "zed"]
+    events = v("time", ts="2026-01-07T16:00:00Z")
+    assert [(p["account"], p["position"], p["amount"]) for p in of(events, "funding_payment")] == [
+        ("amy", "0.500", "-3.00"), ("zed", "-0.500", "3.00")]
