@@ -1,7 +1,10 @@
 """Funding: impact prices, the premium index, its interval average, the rate and the payment.
 
 PERP-MECHANICS.md §1.3-§1.7. Pure functions and one small accumulator; no clock, no I/O. The
-formulas compute exactly in ``Fraction`` and leave this module as integers in engine units:
+formulas compute exactly (``impact_price``, ``premium_index`` and ``funding_rate`` in
+``Fraction``: the reference; ``impact_price_ratio``, ``premium_scaled`` and ``funding_rate_of``
+in integers with cross-multiplication: what the clock path calls, equal on every input) and
+leave this module as integers in engine units:
 a rate over RATE_SCALE (half-even) and a payment in cash units (rounded against the account,
 with the residue handed back so the exchange can conserve money to the last unit).
 
@@ -59,6 +62,53 @@ def impact_price(levels: Iterable[tuple[int, int]], notional: int,
         filled += level_cash
         lots += qty
     return None
+
+
+def impact_price_ratio(levels: Iterable[tuple[int, int]], notional: int,
+                       cash_per_tick_lot: int) -> tuple[int, int] | None:
+    """``impact_price`` as an integer ratio ``(numerator, denominator)``, denominator > 0.
+
+    With ``f`` cash and ``l`` lots taken in whole levels and the last level at ``p``:
+    ``notional / (l·K + (notional − f)/p) = notional·p / (l·K·p + notional − f)``. Not
+    reduced: callers only compare and multiply. O(k) for the k levels walked.
+    """
+    if notional <= 0:
+        raise ValueError(f"impact notional must be positive, got {notional}")
+    filled = lots = 0
+    for price, qty in levels:
+        level_cash = price * qty * cash_per_tick_lot
+        if filled + level_cash >= notional:
+            return notional * price, lots * cash_per_tick_lot * price + notional - filled
+        filled += level_cash
+        lots += qty
+    return None
+
+
+def premium_scaled(impact_bid: tuple[int, int] | None, impact_ask: tuple[int, int] | None,
+                   index_ticks: int) -> int:
+    """``round(premium_index(IB, IA, I) · PREMIUM_SCALE)`` (half-even) from integer ratios
+    (``impact_price_ratio``): the sample ``PremiumAverage.add`` would store, without Fraction.
+
+    ``P = (A·d_a − B·d_b) / (d_b·d_a·I)`` with ``A/d_b = max(0, IB − I)`` and
+    ``B/d_a = max(0, I − IA)``. O(1).
+    """
+    if index_ticks <= 0:
+        raise ValueError(f"index must be positive, got {index_ticks}")
+    above, above_den = 0, 1
+    if impact_bid is not None:
+        n, d = impact_bid
+        above, above_den = max(0, n - index_ticks * d), d
+    below, below_den = 0, 1
+    if impact_ask is not None:
+        n, d = impact_ask
+        below, below_den = max(0, index_ticks * d - n), d
+    numerator = (above * below_den - below * above_den) * PREMIUM_SCALE
+    denominator = above_den * below_den * index_ticks
+    floor, remainder = divmod(numerator, denominator)  # half-even, as round(Fraction)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and floor & 1):
+        return floor + 1
+    return floor
 
 
 def premium_index(impact_bid: Fraction | int | None, impact_ask: Fraction | int | None,
@@ -140,6 +190,19 @@ class PremiumAverage:
         self._weights += weight
         self.samples += count
 
+    def add_scaled(self, scaled: int, count: int = 1) -> None:
+        """``add`` for a sample already quantised to an integer over PREMIUM_SCALE
+        (``premium_scaled``). O(1)."""
+        if count < 0:
+            raise ValueError(f"sample count must not be negative, got {count}")
+        if self.linear:
+            weight = count * self.samples + count * (count + 1) // 2
+        else:
+            weight = count
+        self._weighted += scaled * weight
+        self._weights += weight
+        self.samples += count
+
     def value(self) -> Fraction:
         """The average premium (exact over the quantised samples); 0 with no samples. O(1)."""
         if self._weights == 0:
@@ -187,6 +250,34 @@ def funding_rate(avg_premium: Fraction, interest_rate: int, interval_ns: int, ca
     bound = Fraction(cap, RATE_SCALE)
     # the bounds are whole rate units, so capping before rounding equals capping after
     return round(min(max(rate, -bound), bound) * RATE_SCALE)
+
+
+def funding_rate_of(weighted: int, weights: int, interest_rate: int, interval_ns: int,
+                    cap: int) -> int:
+    """``funding_rate(Fraction(weighted, weights·PREMIUM_SCALE), ...)`` in integers only.
+
+    ``weighted`` and ``weights`` are ``PremiumAverage``'s sums (weights 0: no samples, P̄ = 0).
+    Every term is put over ``D = weights·PREMIUM_SCALE·RATE_SCALE`` (the ±0.05 % clamp is a
+    whole number over D because PREMIUM_SCALE is a multiple of 10 000); the interval rate over
+    RATE_SCALE is then ``N / (D·8h)``, capped by cross-multiplication and rounded half-even.
+    Equal to ``funding_rate`` for every input (tests/engine_tests/test_funding.py). O(1).
+    """
+    if weights == 0:
+        weighted, weights = 0, 1
+    denominator = weights * PREMIUM_SCALE * RATE_SCALE
+    premium = weighted * RATE_SCALE
+    clamp = INTEREST_CLAMP.numerator * denominator // INTEREST_CLAMP.denominator
+    correction = interest_rate * weights * PREMIUM_SCALE - premium
+    rate_8h = premium + min(max(correction, -clamp), clamp)
+    numerator = rate_8h * interval_ns * RATE_SCALE
+    denominator *= EIGHT_HOURS_NS
+    bound = cap * denominator
+    numerator = min(max(numerator, -bound), bound)
+    floor, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and floor & 1):
+        return floor + 1
+    return floor
 
 
 def funding_payment(qty_lots: int, mark_ticks: int, rate: int,

@@ -1,22 +1,17 @@
 """Mark price: the Binance three-way median, the mark-index bound, an EWMA, metals hours.
 
 PERP-MECHANICS.md §1.2. Pure: the caller passes every price and timestamp in; nothing here
-reads a clock. Prices are in ticks (a basis or an average may be a ``Fraction`` of ticks),
-rates are ints over RATE_SCALE, times are nanoseconds. Every mark leaves this module as an
-integer tick.
+reads a clock. Prices are in ticks, rates are ints over RATE_SCALE, times are nanoseconds.
+Every mark leaves this module as an integer tick.
+
+The clock path is integers only: the basis window is kept in half ticks, ``median_mark_ticks``
+orders P1, P2 and last by cross-multiplication, and the EWMA is fixed point. ``median_mark``
+(exact ``Fraction``) is the reference the integer version is tested against.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from decimal import (
-    ROUND_HALF_EVEN,
-    Context,
-    Decimal,
-    DivisionByZero,
-    InvalidOperation,
-    Overflow,
-)
 from fractions import Fraction
 
 from engine.units import NS_PER_SECOND, RATE_SCALE, mul_rate_down, mul_rate_up
@@ -25,7 +20,8 @@ from engine.units import NS_PER_SECOND, RATE_SCALE, mul_rate_down, mul_rate_up
 class BasisAverage:
     """Moving average of the last ``window`` samples of ``mid − index`` (``MA_basis``, §1.2).
 
-    Values are kept exactly; a mid is a whole or half tick, so the running sum stays small.
+    A mid is a whole or half tick, so every sample is kept exactly as an integer count of half
+    ticks and the running sum is an int: the clock path adds and averages without ``Fraction``.
     """
 
     __slots__ = ("window", "_values", "_sum")
@@ -35,17 +31,34 @@ class BasisAverage:
         if window < 1:
             raise ValueError(f"window must be at least 1, got {window}")
         self.window = window
-        self._values: deque[Fraction] = deque(maxlen=window)
-        self._sum = Fraction(0)
-        """Sum of ``_values``, kept in step so value() is O(1)."""
+        self._values: deque[int] = deque(maxlen=window)
+        """The samples in half ticks, oldest first."""
+        self._sum = 0
+        """Sum of ``_values`` (half ticks), kept in step so value() is O(1)."""
 
     @property
     def samples(self) -> int:
         """Samples held (at most ``window``)."""
         return len(self._values)
 
+    @property
+    def half_tick_sum(self) -> int:
+        """The sum of the samples held, in half ticks (the average is this over 2·samples)."""
+        return self._sum
+
     def add(self, value: Fraction | int, count: int = 1) -> None:
-        """Add ``count`` consecutive samples equal to ``value`` (ticks).
+        """Add ``count`` consecutive samples equal to ``value`` (ticks, a whole or half tick).
+
+        Raises:
+            ValueError: ``count`` is negative, or ``value`` is not a multiple of half a tick.
+        """
+        doubled = Fraction(value) * 2
+        if doubled.denominator != 1:
+            raise ValueError(f"basis sample {value} is not a whole or half tick")
+        self.add_half_ticks(doubled.numerator, count)
+
+    def add_half_ticks(self, half_ticks: int, count: int = 1) -> None:
+        """Add ``count`` consecutive samples of ``half_ticks`` / 2 ticks.
 
         Raises:
             ValueError: ``count`` is negative.
@@ -54,46 +67,90 @@ class BasisAverage:
         """
         if count < 0:
             raise ValueError(f"sample count must not be negative, got {count}")
-        value = Fraction(value)
         values = self._values
-        if count >= self.window:
+        window = self.window
+        if count >= window:
             values.clear()
-            values.extend([value] * self.window)
-            self._sum = value * self.window
+            values.extend([half_ticks] * window)
+            self._sum = half_ticks * window
             return
+        total = self._sum
         for _ in range(count):
-            if len(values) == self.window:
-                self._sum -= values[0]  # the deque's maxlen drops it on append
-            values.append(value)
-            self._sum += value
+            if len(values) == window:
+                total -= values[0]  # the deque's maxlen drops it on append
+            values.append(half_ticks)
+            total += half_ticks
+        self._sum = total
 
     def value(self) -> Fraction | None:
-        """The average basis in ticks, or None with no samples. O(1)."""
-        return self._sum / len(self._values) if self._values else None
+        """The average basis in ticks, or None with no samples (exact; not on the clock
+        path, which reads ``half_tick_sum`` and ``samples``). O(1)."""
+        return Fraction(self._sum, 2 * len(self._values)) if self._values else None
 
     def reset(self) -> None:
         self._values.clear()
-        self._sum = Fraction(0)
+        self._sum = 0
 
     def state(self) -> list[str]:
         """Everything that decides future values (for the exchange's state hash)."""
-        return [str(value) for value in self._values]
+        return [str(Fraction(value, 2)) for value in self._values]
 
     def window_values(self) -> list[Fraction]:
         """The samples held, oldest first, exactly (for snapshots, engine/snapshot.py)."""
-        return list(self._values)
+        return [Fraction(value, 2) for value in self._values]
 
     def restore(self, values: list[Fraction]) -> None:
         """Hold exactly ``values`` (oldest first), as ``window_values()`` returned them.
 
         Raises:
-            ValueError: more values than the window holds.
+            ValueError: more values than the window holds, or a value that is not a whole or
+                half tick.
         """
         if len(values) > self.window:
             raise ValueError(f"{len(values)} basis samples for a window of {self.window}")
         self.reset()
         for value in values:
             self.add(value)  # keeps _sum exactly the sum, as the original's is
+
+
+def round_half_even(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (denominator > 0) rounded to an integer, half to even:
+    exactly what ``round(Fraction(numerator, denominator))`` gives. O(1)."""
+    floor, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and floor & 1):
+        return floor + 1
+    return floor
+
+
+def median_mark_ticks(index: int, last_funding_rate: int, ns_to_next_funding: int,
+                      interval_ns: int, basis_half_ticks: int, basis_samples: int,
+                      last_price: int | None) -> int:
+    """``median_mark`` in integers only: what the clock path calls.
+
+    P1, P2 and the last price are rationals ``n/d`` with positive denominators
+    (``P1 = I·(S·N + F·t) / (S·N)`` with S = RATE_SCALE, ``P2 = (2k·I + Σ) / 2k`` for k basis
+    samples summing to Σ half ticks, ``last = last/1``); they are ordered exactly by
+    cross-multiplication and the middle one is rounded half-even as ``round(Fraction)`` does.
+    ``basis_samples`` 0 means no basis average (P2 missing). Equal to ``median_mark`` for every
+    input (tests/engine_tests/test_mark.py checks it against the Fraction version). O(1).
+    """
+    d1 = RATE_SCALE * interval_ns
+    n1 = index * (d1 + last_funding_rate * ns_to_next_funding)
+    if basis_samples == 0 or last_price is None:
+        return round_half_even(n1, d1)
+    d2 = 2 * basis_samples
+    n2 = index * d2 + basis_half_ticks
+    # order P1 and P2: a/b < c/d  <=>  a·d < c·b (b, d > 0)
+    if n1 * d2 <= n2 * d1:
+        low_n, low_d, high_n, high_d = n1, d1, n2, d2
+    else:
+        low_n, low_d, high_n, high_d = n2, d2, n1, d1
+    if last_price * low_d <= low_n:
+        return round_half_even(low_n, low_d)
+    if last_price * high_d >= high_n:
+        return round_half_even(high_n, high_d)
+    return last_price
 
 
 def median_mark(index: int, last_funding_rate: int, ns_to_next_funding: int, interval_ns: int,
@@ -143,19 +200,86 @@ def clamp_to_index(mark: int, index: int, max_deviation: int) -> int:
     return min(max(mark, lower), upper)
 
 
-# 2^(-Δt/h) is irrational, so the EWMA runs in decimal under one fixed local context: 28
-# significant digits, half-even. libmpdec computes it with integer arithmetic only, so the
-# same inputs give the same digits on every platform. Flags are never read; traps catch bugs.
-_EWMA_CONTEXT = Context(prec=28, rounding=ROUND_HALF_EVEN,
-                        traps=[InvalidOperation, DivisionByZero, Overflow])
+EWMA_BITS = 96
+"""The off-hours EWMA is fixed point: its average is an integer count of 2^-96 ticks."""
+_GUARD_BITS = 64
+"""Extra bits the weight ``2^(−Δt/h)`` is computed with before it is cut to EWMA_BITS."""
+
+
+def _ln2_fixed(bits: int) -> int:
+    """``floor(ln 2 · 2^bits)`` up to a few units, by ``ln 2 = Σ_{k≥1} 1/(k·2^k)`` in integers.
+    Deterministic: the same integers on every platform."""
+    total, k = 0, 1
+    while True:
+        term = (1 << bits) // (k << k)
+        if term == 0:
+            return total
+        total += term
+        k += 1
+
+
+_WORK_BITS = EWMA_BITS + _GUARD_BITS
+_LN2 = _ln2_fixed(_WORK_BITS + 8) >> 8
+
+
+def keep_weight(elapsed_ns: int, half_life_ns: int) -> int:
+    """The weight ``2^(−Δt/h)`` of the old average as an integer over ``2^EWMA_BITS``.
+
+    ``Δt/h = q + r/h``: ``2^(−q)`` is a shift and ``2^(−r/h) = exp(−(r/h)·ln 2)`` is its Taylor
+    series in integers at EWMA_BITS + 64 bits (each term floored, the series stops when a term
+    is 0), then floored to EWMA_BITS. The rule is fixed, so the weight is a function of
+    ``(Δt, h)`` alone; its error is below 2^-90, far under a tick. O(1) per distinct ``Δt``
+    (cached).
+    """
+    key = (elapsed_ns, half_life_ns)
+    weight = _KEEP_CACHE.get(key)
+    if weight is not None:
+        return weight
+    whole, part = divmod(elapsed_ns, half_life_ns)
+    if whole > EWMA_BITS:
+        weight = 0
+    else:
+        one = 1 << _WORK_BITS
+        y = part * _LN2 // half_life_ns  # (r/h)·ln 2 < ln 2, over 2^_WORK_BITS
+        total, term, k = one, one, 1
+        while term:
+            term = term * y // (k << _WORK_BITS)
+            total += -term if k & 1 else term
+            k += 1
+        weight = total >> (_GUARD_BITS + whole)
+    if len(_KEEP_CACHE) < _KEEP_CACHE_SIZE:
+        _KEEP_CACHE[key] = weight
+    return weight
+
+
+_KEEP_CACHE: dict[tuple[int, int], int] = {}
+"""``keep_weight`` by ``(Δt, h)``: the clock steps by the same few gaps (a second, usually)."""
+_KEEP_CACHE_SIZE = 256
+_HALF = 1 << (EWMA_BITS - 1)
+_MASK = (1 << EWMA_BITS) - 1
+
+
+def _shift_half_even(value: int) -> int:
+    """``value / 2^EWMA_BITS`` rounded half-even (``>>`` floors; this ties to even)."""
+    floor, rest = value >> EWMA_BITS, value & _MASK
+    if rest > _HALF or (rest == _HALF and floor & 1):
+        return floor + 1
+    return floor
 
 
 class Ewma:
     """Exponentially weighted moving average of a price sampled at irregular times.
 
-    After ``Δt`` the old average keeps the weight ``2^(−Δt/h)`` and the new sample gets the
-    rest: ``avg ← x + 2^(−Δt/h)·(avg − x)``. The first sample sets the average. A sample at the
-    same instant as the previous one has zero weight (it lasted no time).
+    After ``Δt`` the old average keeps the weight ``w = 2^(−Δt/h)`` and the new sample gets the
+    rest: ``avg ← x + w·(avg − x)``. The first sample sets the average. A sample at the same
+    instant as the previous one has zero weight (it lasted no time).
+
+    Integers only: the average is kept as an integer ``A`` over ``2^EWMA_BITS`` ticks, ``w`` is
+    ``keep_weight`` (an integer over the same scale) and each update is
+    ``A ← X + round_half_even(W·(A − X) / 2^EWMA_BITS)``. An exact sample (a whole or half
+    tick) is held exactly, a constant mid leaves the average exactly at it, and the rule is
+    deterministic on every platform. (Until 2026-12 this ran in 28-digit decimal; the two
+    agree to far below a tick, and no golden session runs off-hours.)
     """
 
     __slots__ = ("half_life_ns", "_average", "_ts")
@@ -165,61 +289,73 @@ class Ewma:
         if half_life_ns <= 0:
             raise ValueError(f"half life must be positive, got {half_life_ns}")
         self.half_life_ns = half_life_ns
-        self._average: Decimal | None = None
-        """The average in ticks, to 28 significant digits."""
+        self._average: int | None = None
+        """The average in ticks, as an integer over 2^EWMA_BITS."""
         self._ts = 0
         """The timestamp of the last sample."""
 
     def update(self, value_ticks: Fraction | int, ts_ns: int) -> None:
-        """Add a sample of ``value_ticks`` (a mid may be a half tick) taken at ``ts_ns``.
+        """Add a sample of ``value_ticks`` taken at ``ts_ns`` (any rational is rounded
+        half-even to 2^-EWMA_BITS ticks; a whole or half tick is exact).
+
+        Raises:
+            ValueError: ``ts_ns`` is before the previous sample.
+        """
+        value = Fraction(value_ticks)
+        self._update(round_half_even(value.numerator << EWMA_BITS, value.denominator), ts_ns)
+
+    def update_half_ticks(self, half_ticks: int, ts_ns: int) -> None:
+        """Add a sample of ``half_ticks`` / 2 ticks (a book's bid + ask) taken at ``ts_ns``.
 
         Raises:
             ValueError: ``ts_ns`` is before the previous sample.
 
-        O(1) (one decimal power).
+        O(1) integer operations.
         """
-        ctx = _EWMA_CONTEXT
-        value = Fraction(value_ticks)
-        sample = ctx.divide(Decimal(value.numerator), Decimal(value.denominator))
-        if self._average is None:
+        self._update(half_ticks << (EWMA_BITS - 1), ts_ns)
+
+    def _update(self, sample: int, ts_ns: int) -> None:
+        average = self._average
+        if average is None:
             self._average, self._ts = sample, ts_ns
             return
         elapsed = ts_ns - self._ts
         if elapsed < 0:
             raise ValueError(f"sample at {ts_ns} is before the previous one at {self._ts}")
-        keep = ctx.power(Decimal(2), ctx.divide(Decimal(-elapsed), Decimal(self.half_life_ns)))
-        self._average = ctx.add(sample, ctx.multiply(keep, ctx.subtract(self._average, sample)))
-        self._ts = ts_ns
+        if average != sample:
+            weight = keep_weight(elapsed, self.half_life_ns)
+            average = sample + _shift_half_even(weight * (average - sample))
+        self._average, self._ts = average, ts_ns
 
     def value(self) -> int | None:
         """The average in ticks rounded half-even, or None before the first sample. O(1)."""
         if self._average is None:
             return None
-        return int(self._average.to_integral_value(rounding=ROUND_HALF_EVEN,
-                                                   context=_EWMA_CONTEXT))
+        return _shift_half_even(self._average)
+
+    def exact_value(self) -> Fraction | None:
+        """The average in ticks exactly (tests, views)."""
+        return None if self._average is None else Fraction(self._average, 1 << EWMA_BITS)
 
     def reset(self) -> None:
         self._average = None
         self._ts = 0
 
     def state(self) -> tuple[str | None, int]:
-        """Everything that decides future values (for the exchange's state hash)."""
+        """Everything that decides future values: the integer average over 2^EWMA_BITS as
+        decimal digits (for the state hash and snapshots), and the last sample's time."""
         return (None if self._average is None else str(self._average), self._ts)
 
     def restore(self, average: str | None, ts: int) -> None:
         """Take back the state ``state()`` returned (for snapshots, engine/snapshot.py).
 
-        ``str`` of a Decimal keeps every digit and the exponent, so the restored average
-        computes exactly as the original.
-
         Raises:
-            ValueError: ``average`` is infinite or NaN.
-            decimal.InvalidOperation: ``average`` is not a decimal at all.
+            ValueError: ``average`` is not an integer's digits.
         """
-        value = None if average is None else Decimal(average)
-        if value is not None and not value.is_finite():
-            raise ValueError(f"EWMA average {average!r} is not a finite decimal")
-        self._average, self._ts = value, ts
+        if average is not None and not average.lstrip("-").isdigit():
+            raise ValueError(f"EWMA average {average!r} is not an integer over 2^{EWMA_BITS}")
+        self._average = None if average is None else int(average)
+        self._ts = ts
 
 
 _DAY_S = 86_400

@@ -16,7 +16,6 @@ clock advance, never on a trade: a venue's mark moves on its own schedule.
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from engine import events as e
@@ -24,12 +23,18 @@ from engine.enums import Side
 from engine.funding import (
     PremiumAverage,
     funding_payment,
-    funding_rate,
-    impact_price,
-    premium_index,
+    funding_rate_of,
+    impact_price_ratio,
+    premium_scaled,
 )
 from engine.instrument import Instrument
-from engine.mark import BasisAverage, Ewma, clamp_to_index, is_metals_market_open, median_mark
+from engine.mark import (
+    BasisAverage,
+    Ewma,
+    clamp_to_index,
+    is_metals_market_open,
+    median_mark_ticks,
+)
 from engine.units import NS_PER_SECOND, RATE_SCALE
 
 if TYPE_CHECKING:
@@ -49,7 +54,7 @@ OFF_HOURS_HALF_LIFE_NS = 60 * NS_PER_SECOND
 class PriceState:
     """What one symbol's mark and funding depend on, besides the book."""
 
-    __slots__ = ("basis", "premium", "funding_rate", "off_hours")
+    __slots__ = ("basis", "premium", "funding_rate", "off_hours", "_predicted")
 
     def __init__(self, instrument: Instrument) -> None:
         self.basis = BasisAverage(BASIS_WINDOW)
@@ -57,6 +62,22 @@ class PriceState:
         self.funding_rate = 0
         """The last settled rate (over RATE_SCALE): it decays into the mark through P1."""
         self.off_hours = Ewma(OFF_HOURS_HALF_LIFE_NS)
+        """The book's mid averaged for the off-hours mark; only market-hours symbols feed it."""
+        self._predicted: tuple[int, int, int] | None = None
+        """``(weighted, weights, rate)``: the predicted rate of the premium sums it was computed
+        from; recomputed only when those sums change (PremiumAverage.state())."""
+
+    def predicted_rate(self, instrument: Instrument) -> int:
+        """The rate the next settlement would use if the interval ended now (cached)."""
+        premium = self.premium
+        weighted, weights = premium._weighted, premium._weights
+        cached = self._predicted
+        if cached is not None and cached[0] == weighted and cached[1] == weights:
+            return cached[2]
+        rate = funding_rate_of(weighted, weights, instrument.interest_rate,
+                               instrument.funding_interval_ns, instrument.funding_cap)
+        self._predicted = (weighted, weights, rate)
+        return rate
 
     def state(self) -> list:
         return [self.basis.state(), self.premium.state(), self.funding_rate,
@@ -68,28 +89,22 @@ class PriceEngine(_Base):
 
     # -- queries --------------------------------------------------------------------------------
 
-    def _mid(self, symbol: str) -> Fraction | None:
-        book = self.books[symbol]
-        bid, ask = book.best_bid(), book.best_ask()
-        return None if bid is None or ask is None else Fraction(bid + ask, 2)
-
-    def _premium(self, symbol: str) -> Fraction:
-        """The premium index now: impact bid and ask against the index (§1.3-§1.4)."""
+    def _premium(self, symbol: str) -> int:
+        """The premium index now, impact bid and ask against the index (§1.3-§1.4), as the
+        integer over PREMIUM_SCALE that PremiumAverage stores (no Fraction)."""
         instrument, book = self.instruments[symbol], self.books[symbol]
         index = self.index[symbol]
         assert index is not None
         notional, per_lot = instrument.impact_margin_notional, instrument.cash_per_tick_lot
-        bid = impact_price(((lv.price, lv.qty) for lv in book.levels(Side.BUY)), notional,
-                           per_lot)
-        ask = impact_price(((lv.price, lv.qty) for lv in book.levels(Side.SELL)), notional,
-                           per_lot)
-        return premium_index(bid, ask, index)
+        bid = impact_price_ratio(((lv.price, lv.qty) for lv in book.levels(Side.BUY)),
+                                 notional, per_lot)
+        ask = impact_price_ratio(((lv.price, lv.qty) for lv in book.levels(Side.SELL)),
+                                 notional, per_lot)
+        return premium_scaled(bid, ask, index)
 
     def predicted_funding_rate(self, symbol: str) -> int:
         """The rate the next settlement would use if the interval ended now."""
-        instrument = self.instruments[symbol]
-        return funding_rate(self.prices[symbol].premium.value(), instrument.interest_rate,
-                            instrument.funding_interval_ns, instrument.funding_cap)
+        return self.prices[symbol].predicted_rate(self.instruments[symbol])
 
     def next_funding(self, symbol: str) -> int:
         interval = self.instruments[symbol].funding_interval_ns
@@ -108,8 +123,10 @@ class PriceEngine(_Base):
             mark = index if book_mark is None else book_mark
         else:
             interval = instrument.funding_interval_ns
-            mark = median_mark(index, state.funding_rate, self.next_funding(symbol) - self.now,
-                               interval, state.basis.value(), self.last[symbol])
+            basis = state.basis
+            mark = median_mark_ticks(index, state.funding_rate,
+                                     self.next_funding(symbol) - self.now, interval,
+                                     basis.half_tick_sum, basis.samples, self.last[symbol])
         if instrument.max_mark_deviation is not None:
             mark = clamp_to_index(mark, index, instrument.max_mark_deviation)
         return mark
@@ -188,15 +205,18 @@ class PriceEngine(_Base):
         if end <= start:
             return
         state = self.prices[symbol]
-        state.premium.add(self._premium(symbol),
-                          end // PREMIUM_SAMPLE_NS - start // PREMIUM_SAMPLE_NS)
-        mid = self._mid(symbol)
-        if mid is not None:
+        state.premium.add_scaled(self._premium(symbol),
+                                 end // PREMIUM_SAMPLE_NS - start // PREMIUM_SAMPLE_NS)
+        book = self.books[symbol]
+        bid, ask = book.best_bid(), book.best_ask()
+        if bid is not None and ask is not None:
             index = self.index[symbol]
             assert index is not None
             samples = end // BASIS_SAMPLE_NS - start // BASIS_SAMPLE_NS
-            state.basis.add(mid - index, min(samples, BASIS_WINDOW))
-            state.off_hours.update(mid, end)
+            # the basis mid - index in half ticks: (bid + ask) - 2·index
+            state.basis.add_half_ticks(bid + ask - 2 * index, min(samples, BASIS_WINDOW))
+            if self.instruments[symbol].market_hours:  # only they ever read the off-hours mark
+                state.off_hours.update_half_ticks(bid + ask, end)
 
     def _settle_funding(self, symbol: str) -> None:
         """Settle ``symbol``'s funding at ``self.now`` (a boundary) at the current mark.
@@ -212,8 +232,13 @@ class PriceEngine(_Base):
         mark = self.mark[symbol]
         assert mark is not None
         self._emit(e.Funding, symbol=symbol, rate=rate, mark=mark)
-        holders = sorted((a for a in [*self.accounts.values(), self.insurance]
-                          if a.position_qty(symbol)), key=lambda a: a.id)
+        # the margin screen lists the holders (read only); the fund is not in it
+        self.screen.refresh(self.accounts)
+        accounts = self.accounts
+        holders = [accounts[i] for i in self.screen.tables[symbol].owners]
+        if self.insurance.position_qty(symbol):
+            holders.append(self.insurance)
+        holders.sort(key=lambda a: a.id)
         paid = residue = 0
         for account in holders:
             position = account.positions[symbol]

@@ -26,8 +26,9 @@ from engine.enums import OrderType, Side, StpMode, TimeInForce, TriggerBy
 from engine.exchange import INSURANCE, Exchange
 from engine.instrument import Instrument
 
-SNAPSHOT_VERSION = 1
-"""Bump on any change of the layout below; ``load`` refuses every other version."""
+SNAPSHOT_VERSION = 2
+"""Bump on any change of the layout below; ``load`` refuses every other version. (2: the
+off-hours EWMA is an integer over 2^96 ticks, no longer a decimal string.)"""
 FORMAT = "perpsim-snapshot"
 
 
@@ -100,7 +101,8 @@ class _Symbol(_Record):
     """Samples, their weighted sum and the sum of weights (``PremiumAverage.state()``)."""
     funding_rate: int
     ewma: tuple[str | None, int]
-    """The off-hours average as a decimal string, and its time (``Ewma.state()``)."""
+    """The off-hours average as the digits of an integer over 2^EWMA_BITS ticks (None before
+    the first sample), and its time (``Ewma.state()``)."""
 
 
 class _Header(msgspec.Struct):

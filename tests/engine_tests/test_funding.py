@@ -23,8 +23,11 @@ from engine.funding import (
     PremiumAverage,
     funding_payment,
     funding_rate,
+    funding_rate_of,
     impact_price,
+    impact_price_ratio,
     premium_index,
+    premium_scaled,
 )
 from engine.instrument import default_instruments
 from engine.units import CASH_SCALE, RATE_SCALE
@@ -361,3 +364,85 @@ def test_payments_conserve_money(longs: list[int], cuts: list[int], mark: int,
         residues.append(residue)
     assert sum(residues) % RATE_SCALE == 0
     assert sum(deltas) + sum(residues) // RATE_SCALE == 0
+
+
+# -- the integer clock path against the exact Fraction oracle ---------------------------------
+# ``impact_price``, ``premium_index``, ``PremiumAverage.add`` and ``funding_rate`` (Fraction
+# arithmetic) are the naive oracle; the clock path calls the integer versions below and must
+# give the same values for every input.
+
+LEVELS = st.lists(st.tuples(st.integers(min_value=1, max_value=10**7),
+                            st.integers(min_value=1, max_value=10**5)), max_size=12)
+RATIOS = st.none() | st.tuples(st.integers(min_value=1, max_value=10**15),
+                               st.integers(min_value=1, max_value=10**9))
+
+
+@given(levels=LEVELS, notional=st.integers(min_value=1, max_value=10**16),
+       per_lot=st.sampled_from([1, K_BTC, K_XAU, 7]))
+def test_impact_price_ratio_is_the_fraction_impact_price(levels, notional, per_lot) -> None:
+    ratio = impact_price_ratio(levels, notional, per_lot)
+    exact = impact_price(levels, notional, per_lot)
+    assert (None if ratio is None else Fraction(*ratio)) == exact
+
+
+@given(bid_levels=LEVELS, ask_levels=LEVELS, notional=st.integers(min_value=1, max_value=10**12),
+       per_lot=st.sampled_from([1, K_BTC, K_XAU]), index=st.integers(min_value=1, max_value=10**7))
+def test_premium_from_book_ratios_is_the_quantised_fraction(bid_levels, ask_levels, notional,
+                                                            per_lot, index) -> None:
+    """Premium of two walked sides (sorted best first) against any index, as PremiumAverage
+    would store it: ``round(P · PREMIUM_SCALE)``."""
+    bids = sorted(bid_levels, reverse=True)
+    asks = sorted(ask_levels)
+    bid, ask = impact_price(bids, notional, per_lot), impact_price(asks, notional, per_lot)
+    expected = round(premium_index(bid, ask, index) * PREMIUM_SCALE)
+    assert premium_scaled(impact_price_ratio(bids, notional, per_lot),
+                          impact_price_ratio(asks, notional, per_lot), index) == expected
+
+
+@given(bid=RATIOS, ask=RATIOS, index=st.integers(min_value=1, max_value=10**9))
+def test_premium_scaled_is_the_quantised_fraction(bid, ask, index) -> None:
+    """Any ratios, crossed or not, including exact half-unit ties at 1e-12."""
+    expected = round(premium_index(None if bid is None else Fraction(*bid),
+                                   None if ask is None else Fraction(*ask), index)
+                     * PREMIUM_SCALE)
+    assert premium_scaled(bid, ask, index) == expected
+
+
+def test_premium_scaled_ties_round_half_even() -> None:
+    # (IB - I) / I = 1 / (2·10^12) and 3 / (2·10^12): exactly half a unit of 1e-12
+    index = 2 * PREMIUM_SCALE
+    assert premium_scaled((index + 1, 1), None, index) == 0
+    assert premium_scaled((index + 3, 1), None, index) == 2
+    assert premium_scaled(None, (index - 3, 1), index) == -2
+
+
+@given(samples=st.lists(st.tuples(PREMIUMS, st.integers(min_value=0, max_value=6000)),
+                        max_size=8),
+       linear=st.booleans())
+def test_add_scaled_is_add(samples, linear) -> None:
+    fraction, scaled = PremiumAverage(linear), PremiumAverage(linear)
+    for premium, count in samples:
+        fraction.add(premium, count)
+        scaled.add_scaled(round(premium * PREMIUM_SCALE), count)
+    assert fraction.state() == scaled.state()
+
+
+@given(weighted=st.integers(min_value=-10**22, max_value=10**22),
+       weights=st.integers(min_value=0, max_value=10**8),
+       interest=st.integers(min_value=-10**6, max_value=10**6),
+       interval=st.sampled_from([HOUR_NS, 4 * HOUR_NS, EIGHT_HOURS_NS])
+       | st.integers(min_value=1, max_value=10**15),
+       cap=st.integers(min_value=0, max_value=RATE_SCALE))
+def test_funding_rate_of_sums_is_the_fraction_rate(weighted, weights, interest, interval,
+                                                   cap) -> None:
+    average = PremiumAverage()
+    average.restore(1 if weights else 0, weighted if weights else 0, weights)
+    expected = funding_rate(average.value(), interest, interval, cap)
+    assert funding_rate_of(weighted, weights, interest, interval, cap) == expected
+
+
+def test_funding_rate_of_rounds_ties_to_even() -> None:
+    # P = 0 and I8 = 1 unit over RATE_SCALE per 8 h on a 4 h interval: exactly half a unit
+    assert funding_rate_of(0, 0, 1, 4 * HOUR_NS, RATE_SCALE) == 0
+    assert funding_rate_of(0, 0, 3, 4 * HOUR_NS, RATE_SCALE) == 2
+    assert funding_rate_of(0, 0, -3, 4 * HOUR_NS, RATE_SCALE) == -2

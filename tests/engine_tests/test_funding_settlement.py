@@ -12,6 +12,7 @@ from importlib import resources
 
 from conftest import START, Venue, names, of
 
+from engine.funding import PREMIUM_SCALE
 from engine.instrument import parse_instruments
 
 BTC = "BTCUSDT"
@@ -149,8 +150,35 @@ def test_e16_premium_from_a_real_book_and_the_rate_it_gives() -> None:
           price=price)
     v("place", account="mm", symbol="E16USDT", side="sell", type="limit", qty="1000",
       price="100.30")
-    premium = v.exchange._premium("E16USDT")
-    assert premium == Fraction(13, 4987), "impact bid 99.759374.. over index 99.50, exactly"
-    assert f"{float(premium) * 100:.10f}" == "0.2606777622"
+    premium = v.exchange._premium("E16USDT")  # an integer over PREMIUM_SCALE
+    assert premium == round(Fraction(13, 4987) * PREMIUM_SCALE), \
+        "impact bid 99.759374.. over index 99.50, exactly (then quantised to 1e-12)"
+    assert f"{premium / PREMIUM_SCALE * 100:.10f}" == "0.2606777622"
     v("time", ts="2026-01-07T11:00:00Z")
     assert v.book("E16USDT")["funding_rate"] == "0.00210678"
+
+
+def test_settlement_pays_the_holders_in_account_id_order() -> None:
+    """Holders come from the margin screen (not a scan of every account): a closed position
+    and an account with no position are skipped, the rest pay in account-id order, and the
+    payments are the same as a scan of every account would give."""
+    v = Venue()
+    v("time", ts=START)
+    v("index", symbol=BTC, price="60000.00")
+    for account in ("zed", "amy", "max", "idle"):
+        v("deposit", account=account, amount="100000")
+    v("place", account="zed", symbol=BTC, side="sell", type="limit", qty="0.6", price="60000.00")
+    v("place", account="amy", symbol=BTC, side="buy", type="market", qty="0.4")
+    v("place", account="max", symbol=BTC, side="buy", type="market", qty="0.2")
+    v("place", account="max", symbol=BTC, side="sell", type="limit", qty="0.1",
+      price="60000.00")
+    v("place", account="amy", symbol=BTC, side="buy", type="market", qty="0.1")  # amy 0.5
+    v("place", account="max", symbol=BTC, side="sell", type="limit", qty="0.1",
+      price="60000.00")
+    v("place", account="zed", symbol=BTC, side="buy", type="market", qty="0.1")  # max closed
+    exchange = v.exchange
+    scan = sorted(a.id for a in exchange.accounts.values() if a.position_qty(BTC))
+    assert scan == ["amy", "zed"]
+    events = v("time", ts="2026-01-07T16:00:00Z")
+    assert [(p["account"], p["position"], p["amount"]) for p in of(events, "funding_payment")] == [
+        ("amy", "0.500", "-3.00"), ("zed", "-0.500", "3.00")]

@@ -8,15 +8,31 @@ over RATE_SCALE (10 000 is 0.01 %).
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, localcontext
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from engine.instrument import default_instruments
-from engine.mark import BasisAverage, Ewma, clamp_to_index, is_metals_market_open, median_mark
+from engine.mark import (
+    BasisAverage,
+    Ewma,
+    clamp_to_index,
+    is_metals_market_open,
+    median_mark,
+    median_mark_ticks,
+    round_half_even,
+)
 from engine.units import NS_PER_SECOND, RATE_SCALE
 
 HOUR_NS = 3600 * NS_PER_SECOND
@@ -29,7 +45,8 @@ E8_RATE = 30_000
 E8_P1 = 100_015
 """10 001.5: the index carried halfway (4 h of 8 h) along a 0.03 % funding rate."""
 
-BASIS = st.fractions(min_value=-1000, max_value=1000, max_denominator=4)
+BASIS = st.integers(min_value=-2000, max_value=2000).map(lambda n: Fraction(n, 2))
+"""A basis sample: mid − index, a whole or half tick."""
 
 
 def _ns(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> int:
@@ -266,3 +283,128 @@ def test_metals_hours_match_the_calendar(ts: int) -> None:
     expected = not (weekday == 5 or (weekday == 6 and hour < 23) or (weekday == 4 and hour >= 22)
                     or (weekday < 4 and hour == 22))
     assert is_metals_market_open(ts) is expected
+
+
+# -- the integer clock path against the exact Fraction oracle ---------------------------------
+# ``median_mark`` (Fraction arithmetic, engine/mark.py) is the naive oracle; the clock path
+# calls ``median_mark_ticks`` and must give the same tick for every input.
+
+
+@given(numerator=st.integers(min_value=-10**30, max_value=10**30),
+       denominator=st.integers(min_value=1, max_value=10**20))
+@example(numerator=5, denominator=2)
+@example(numerator=7, denominator=2)
+@example(numerator=-5, denominator=2)
+@example(numerator=-7, denominator=2)
+def test_round_half_even_is_round_of_a_fraction(numerator: int, denominator: int) -> None:
+    assert round_half_even(numerator, denominator) == round(Fraction(numerator, denominator))
+
+
+@given(index=st.integers(min_value=1, max_value=10**10),
+       rate=st.integers(min_value=-RATE_SCALE // 10, max_value=RATE_SCALE // 10),
+       interval=st.sampled_from([HOUR_NS, 4 * HOUR_NS, 8 * HOUR_NS]) | st.integers(1, 10**14),
+       to_next=st.floats(min_value=0, max_value=1),
+       basis=st.lists(st.integers(min_value=-10**6, max_value=10**6), max_size=30),
+       last=st.none() | st.integers(min_value=1, max_value=10**10),
+       last_near=st.sampled_from([None, -1, 0, 1]))
+@example(index=1, rate=RATE_SCALE // 10, interval=HOUR_NS, to_next=1.0, basis=[],
+         last=None, last_near=None)  # P1 = 1.1 -> 1
+@example(index=5, rate=RATE_SCALE // 10, interval=HOUR_NS, to_next=1.0, basis=[1], last=3,
+         last_near=None)  # P1 = 5.5, P2 = 5.5, last 3: the median 5.5 rounds to 6
+@example(index=15, rate=RATE_SCALE // 30, interval=HOUR_NS, to_next=1.0, basis=[1, 0],
+         last=20, last_near=None)  # P1 = 15.5, P2 = 15.25: ties to the even 16
+def test_median_mark_ticks_is_the_fraction_median(index, rate, interval, to_next, basis, last,
+                                                  last_near) -> None:
+    """Random indices, rates, times to funding, basis windows and last prices, with the last
+    price also put exactly on (or a tick beside) P1 or P2 so that ties are compared."""
+    t = int(interval * to_next)
+    average = BasisAverage(30)
+    for half_ticks in basis:
+        average.add_half_ticks(half_ticks)
+    if last_near is not None and last is not None:
+        anchor = index + average.value() if basis and last % 2 else \
+            index * (1 + Fraction(rate, RATE_SCALE) * Fraction(t, interval))
+        last = max(1, round(anchor) + last_near)
+    expected = median_mark(index, rate, t, interval, average.value(), last)
+    assert median_mark_ticks(index, rate, t, interval, average.half_tick_sum, average.samples,
+                             last) == expected
+
+
+@given(samples=st.lists(st.integers(min_value=-10**6, max_value=10**6), max_size=40),
+       counts=st.lists(st.integers(min_value=0, max_value=40), max_size=40))
+def test_half_tick_basis_matches_a_fraction_window(samples: list[int], counts: list[int]) -> None:
+    """The half-tick window against the exact Fraction mean of the last 30 samples."""
+    average, kept = BasisAverage(30), []
+    for half_ticks, count in zip(samples, counts + [1] * len(samples), strict=False):
+        average.add_half_ticks(half_ticks, count)
+        kept = (kept + [Fraction(half_ticks, 2)] * count)[-30:]
+    assert average.value() == (sum(kept, Fraction(0)) / len(kept) if kept else None)
+    assert average.half_tick_sum == sum(kept) * 2 and average.samples == len(kept)
+    assert average.state() == [str(v) for v in kept]
+
+
+# -- the integer EWMA against the 28-digit decimal one it replaced -----------------------------
+
+_DECIMAL = Context(prec=28, rounding=ROUND_HALF_EVEN,
+                   traps=[InvalidOperation, DivisionByZero, Overflow])
+
+
+class DecimalEwma:
+    """The previous off-hours EWMA (28-digit decimal ``2^(−Δt/h)``), kept as an oracle."""
+
+    def __init__(self, half_life_ns: int) -> None:
+        self.half_life_ns, self.average, self.ts = half_life_ns, None, 0
+
+    def update(self, value: Fraction, ts_ns: int) -> None:
+        ctx = _DECIMAL
+        sample = ctx.divide(Decimal(value.numerator), Decimal(value.denominator))
+        if self.average is None:
+            self.average, self.ts = sample, ts_ns
+            return
+        keep = ctx.power(Decimal(2), ctx.divide(Decimal(self.ts - ts_ns),
+                                                Decimal(self.half_life_ns)))
+        self.average = ctx.add(sample, ctx.multiply(keep, ctx.subtract(self.average, sample)))
+        self.ts = ts_ns
+
+
+@given(samples=st.lists(st.tuples(st.integers(min_value=1, max_value=2 * 10**7),
+                                  st.integers(min_value=0, max_value=600 * NS_PER_SECOND)),
+                        min_size=1, max_size=40))
+@example(samples=[(15_701, 0), (15_703, NS_PER_SECOND)] + [(15_701, NS_PER_SECOND)] * 30)
+def test_integer_ewma_agrees_with_the_decimal_one(samples: list[tuple[int, int]]) -> None:
+    """Mids (half ticks) at random gaps: the integer average stays within 1e-18 of a tick of
+    the decimal one (28 digits of a price below 10^7 ticks: their own error is ~1e-21), and the
+    rounded tick is the same unless the average sits that close to a half tick."""
+    fixed, decimal = Ewma(MINUTE_NS), DecimalEwma(MINUTE_NS)
+    ts = 0
+    for half_ticks, gap in samples:
+        ts += gap
+        fixed.update_half_ticks(half_ticks, ts)
+        decimal.update(Fraction(half_ticks, 2), ts)
+        exact = Fraction(decimal.average)
+        assert abs(fixed.exact_value() - exact) < Fraction(1, 10**18)
+        if abs(exact - round(exact - Fraction(1, 2)) - Fraction(1, 2)) > Fraction(1, 10**17):
+            assert fixed.value() == round(exact)
+
+
+def test_integer_ewma_holds_a_constant_mid_exactly() -> None:
+    ewma = Ewma(MINUTE_NS)
+    ewma.update_half_ticks(15_701, 0)  # 7 850.5 ticks
+    for second in range(1, 100):
+        ewma.update_half_ticks(15_701, second * NS_PER_SECOND)
+    assert ewma.exact_value() == Fraction(15_701, 2) and ewma.value() == 7_850  # half-even
+    ewma.update_half_ticks(15_703, 100 * NS_PER_SECOND)
+    ewma.update_half_ticks(15_703, 200 * 60 * NS_PER_SECOND)  # 200 half lives later
+    assert ewma.exact_value() == Fraction(15_703, 2) and ewma.value() == 7_852
+
+
+def test_ewma_state_restores_to_the_same_future() -> None:
+    one, two = Ewma(MINUTE_NS), Ewma(MINUTE_NS)
+    one.update(Fraction(100_003, 3), 0)
+    one.update(101, 7 * NS_PER_SECOND)
+    two.restore(*one.state())
+    for ewma in (one, two):
+        ewma.update(99, 13 * NS_PER_SECOND)
+    assert one.state() == two.state()
+    with pytest.raises(ValueError, match="integer"):
+        two.restore("7850.5", 0)

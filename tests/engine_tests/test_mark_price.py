@@ -60,3 +60,43 @@ def test_while_the_metals_market_is_closed_the_mark_follows_the_book() -> None:
     events = v("time", ts="2026-01-10T12:00:00Z")
     assert of(events, "mark")[-1]["mark"] == "4600.00"
     assert of(events, "mark")[-1]["index"] == "4500.00"
+
+
+def test_only_market_hours_symbols_feed_the_off_hours_average() -> None:
+    """BTC trades around the clock: its mark never reads the off-hours EWMA, so the clock
+    does not update it; silver's is updated on every sample."""
+    v = Venue()
+    v("time", ts="2026-01-07T10:00:00Z")
+    v("index", symbol=SILVER, price="78.50")
+    v("index", symbol="BTCUSDT", price="90000.0")
+    quoted(v, SILVER, "78.40", "78.60")
+    v("place", account="mm", symbol="BTCUSDT", side="buy", type="limit", qty="0.010",
+      price="89990.0")
+    v("place", account="mm", symbol="BTCUSDT", side="sell", type="limit", qty="0.010",
+      price="90010.0")
+    v("time", ts="2026-01-07T10:01:00Z")
+    prices = v.exchange.prices
+    assert prices["BTCUSDT"].off_hours.state() == (None, 0)
+    assert prices["BTCUSDT"].basis.samples == 30
+    assert prices[SILVER].off_hours.value() == 7_850
+
+
+def test_the_predicted_rate_is_the_fraction_rate_and_follows_the_premium() -> None:
+    """The cached predicted rate equals the Fraction oracle of the premium average after
+    every clock step, as the book (and so the premium) changes."""
+    from engine.funding import funding_rate
+
+    v = Venue()
+    v("time", ts="2026-01-07T10:00:00Z")
+    v("index", symbol=SILVER, price="78.50")
+    quoted(v, SILVER, "78.40", "78.60")
+    instrument = v.exchange.instruments[SILVER]
+    for minute, price in enumerate(["78.70", "78.90", "79.50", "80.00"], start=1):
+        v("place", account="mm", symbol=SILVER, side="buy", type="limit", qty="100",
+          price=price)
+        v("time", ts=f"2026-01-07T10:{minute:02d}:00Z")
+        premium = v.exchange.prices[SILVER].premium
+        expected = funding_rate(premium.value(), instrument.interest_rate,
+                                instrument.funding_interval_ns, instrument.funding_cap)
+        assert v.exchange.predicted_funding_rate(SILVER) == expected
+    assert expected > 10_000, "the bids above the index raised the premium past the interest"

@@ -253,7 +253,7 @@ def test_a_mutated_snapshot_loads_consistently_or_is_refused(data: bytes) -> Non
 
 
 def test_another_version_is_refused_saying_which(data: bytes) -> None:
-    future = data.replace(b'"version":1,', b'"version":7,', 1)
+    future = data.replace(b'"version":%d,' % SNAPSHOT_VERSION, b'"version":7,', 1)
     with pytest.raises(SnapshotError, match=f"version 7 .*reads version {SNAPSHOT_VERSION}"):
         load(future, default_instruments())
 
