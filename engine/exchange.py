@@ -100,6 +100,10 @@ class Exchange(PriceEngine, LiquidationEngine):
         self._liquidating: Account | None = None
         """The account the waterfall is working on: its isolated margin is not released."""
         """Accounts whose positions changed in this command: checked before it returns."""
+        self.writes = 0
+        """Counts writes to wallets and positions (``_touch``): a sweep at an unchanged mark
+        with no write since the symbol's last one is skipped (pricing._remark)."""
+        self._swept_at: dict[str, int] = dict.fromkeys(symbols, -1)
         self.screen = MarginScreen(self.instruments)
         """Arrays of every position for the vectorised mark sweep (engine/sweep.py)."""
         self.now = 0
@@ -757,6 +761,7 @@ class Exchange(PriceEngine, LiquidationEngine):
     def _touch(self, account: Account) -> None:
         """Note that ``account``'s wallet or positions changed: the margin screen re-reads it
         before its next sweep. Every write to a wallet or a position must call this."""
+        self.writes += 1
         if account is not self.insurance:
             self.screen.dirty.add(account.id)
 

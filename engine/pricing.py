@@ -140,10 +140,17 @@ class PriceEngine(_Base):
     def _remark(self, symbol: str, always: bool = False) -> None:
         """Recompute the mark; announce it and act on it (triggers, liquidations) if it moved.
         An unchanged mark is still a mark update: accounts that trading left failing the
-        margin test since the last one are liquidated now, as a venue's next tick would."""
+        margin test since the last one are liquidated now, as a venue's next tick would.
+
+        With the mark unchanged and no wallet or position written since this symbol's last
+        sweep, the sweep is skipped: it would find what the last one found. (An account that
+        a write left failing is found by the sweep after it; one whose other symbol's mark
+        moved was checked by that symbol's sweep, which sums every cross position.)"""
         mark = self._compute_mark(symbol)
         if mark == self.mark[symbol] and not always:
-            self._check_liquidations(symbol)
+            if self.writes != self._swept_at[symbol]:
+                self._check_liquidations(symbol)
+                self._swept_at[symbol] = self.writes
             return
         self.mark[symbol] = mark
         index = self.index[symbol]
@@ -152,6 +159,7 @@ class PriceEngine(_Base):
                    funding_rate=self.predicted_funding_rate(symbol),
                    next_funding=self.next_funding(symbol))
         self._after_mark_change(symbol)
+        self._swept_at[symbol] = self.writes
 
     def _advance_clock(self, until: int, index: dict[str, int] | None = None) -> None:
         """Move the clock to ``until``: every symbol is sampled up to each funding boundary in

@@ -331,3 +331,28 @@ def test_reduce_only_index_is_an_invariant_that_can_fire():
     ex.accounts["t"].reducing["XAGUSDT"].clear()
     with pytest.raises(AssertionError, match="reduce-only index is stale"):
         ex.check_invariants()
+
+
+def test_no_sweep_at_an_unchanged_mark_with_nothing_written(monkeypatch):
+    """The clock ticks a second at a time on a quiet book: the mark does not move and no
+    wallet or position changes, so no symbol is swept; a write brings the sweep back."""
+    ex = started()
+    for _, command in session()[:4]:  # t holds 25 oz of silver
+        ex.execute(command)
+    sweeps: list[str] = []
+    screen_candidates = ex.screen.candidates
+
+    def counted(symbol: str, mark: int) -> list[str]:
+        sweeps.append(symbol)
+        return screen_candidates(symbol, mark)
+
+    monkeypatch.setattr(ex.screen, "candidates", counted)
+    ex.execute(u.AdvanceTime(ts=T0 + S))  # the first tick sweeps what the session wrote
+    sweeps.clear()
+    for second in range(2, 6):
+        events = ex.execute(u.AdvanceTime(ts=T0 + second * S))
+        assert not [ev for ev in events if isinstance(ev, e.Mark)], "the mark held"
+    assert sweeps == []
+    ex.execute(u.Deposit(account="t", amount=CASH))
+    ex.execute(u.AdvanceTime(ts=T0 + 6 * S))
+    assert "XAGUSDT" in sweeps
