@@ -143,12 +143,13 @@ class PriceEngine(_Base):
         margin test since the last one are liquidated now, as a venue's next tick would.
 
         With the mark unchanged and no wallet or position written since this symbol's last
-        sweep, the sweep is skipped: it would find what the last one found. (An account that
-        a write left failing is found by the sweep after it; one whose other symbol's mark
-        moved was checked by that symbol's sweep, which sums every cross position.)"""
+        sweep, and no position of the insurance fund's to unwind into the book, the sweep is
+        skipped: it would find what the last one found. (An account that a write left failing
+        is found by the sweep after it; one whose other symbol's mark moved was checked by that
+        symbol's sweep, which sums every cross position.)"""
         mark = self._compute_mark(symbol)
         if mark == self.mark[symbol] and not always:
-            if self.writes != self._swept_at[symbol]:
+            if self.writes != self._swept_at[symbol] or self.insurance.position_qty(symbol):
                 self._check_liquidations(symbol)
                 self._swept_at[symbol] = self.writes
             return
