@@ -1,0 +1,144 @@
+"""Per-entry costs that DESIGN.md §3.1 says must not depend on unrelated state: placing an
+order next to many open orders of the same account, an index tick over many resting stops
+that do not fire, and a maker's 10-order re-quote. Every call goes through
+``Exchange.execute``; each timed call does a batch and leaves the state as it found it, and
+every benchmark asserts on its result.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from engine import Exchange
+from engine.book import Order
+from engine.commands import (
+    AdvanceTime,
+    CancelAll,
+    CancelOrder,
+    Deposit,
+    PlaceOrder,
+    SetIndex,
+)
+from engine.enums import OrderType, Side
+from engine.events import Accepted, Cancelled, Triggered
+
+SYMBOL = "XAGUSDT"
+MID = Decimal("78.50")
+CENT = Decimal("0.01")
+BATCH = 20
+
+
+def opened(*accounts: str) -> Exchange:
+    exchange = Exchange()
+    for command in [AdvanceTime(ts="2026-01-07T10:00:00Z"), SetIndex(symbol=SYMBOL, price=MID)]:
+        exchange.execute(command)
+    for account in accounts:
+        exchange.execute(Deposit(account=account, amount=Decimal(10**9)))
+    return exchange
+
+
+def limit(account: str, side: Side, price: Decimal, qty: Decimal = Decimal(1)) -> PlaceOrder:
+    return PlaceOrder(account=account, symbol=SYMBOL, side=side, type=OrderType.LIMIT,
+                      qty=qty, price=price)
+
+
+VIA_EXECUTE = 500
+"""Orders past this many are rested directly: entering 5 000 orders on one account through
+``execute`` costs a minute (each entry scans the account's orders), too long for a setup."""
+
+
+def rest(exchange: Exchange, account: str, side: Side, price: int) -> None:
+    """Rest a 1 oz limit order as ``_place`` would once it has passed its checks (setup only:
+    ``check_invariants`` is run on the result)."""
+    order = Order(order_id=exchange.next_order_id, account=account, symbol=SYMBOL, side=side,
+                  type=OrderType.LIMIT, qty=1_000, price=price)
+    exchange.next_order_id += 1
+    exchange._open(exchange.accounts[account], order)
+    exchange.books[SYMBOL].add(order)
+
+
+@pytest.mark.benchmark(group="entry.place_next_to_open_orders")
+@pytest.mark.parametrize("open_orders", [10, 1_000, 5_000])
+def test_place_with_open_orders(benchmark, open_orders):
+    """``BATCH`` place + cancel pairs of one limit order on an account holding
+    ``open_orders`` resting orders (1 oz each, bids and asks over 300 levels)."""
+    exchange = opened("m")
+    for n in range(open_orders):
+        side = Side.BUY if n % 2 == 0 else Side.SELL
+        price = 7850 + (-1 if side is Side.BUY else 1) * (50 + n // 2 % 300)
+        if n < VIA_EXECUTE:
+            assert isinstance(exchange.execute(limit("m", side, price * CENT))[0], Accepted)
+        else:
+            rest(exchange, "m", side, price)
+    exchange.check_invariants()
+    order = limit("m", Side.BUY, Decimal("78.00"))
+
+    def place_and_cancel():
+        for _ in range(BATCH):
+            accepted = exchange.execute(order)[0]
+            assert isinstance(accepted, Accepted)
+            cancelled = exchange.execute(CancelOrder(account="m", order_id=accepted.order_id))
+            assert isinstance(cancelled[0], Cancelled)
+        return exchange
+
+    benchmark.pedantic(place_and_cancel, rounds=5)
+    assert len(exchange.accounts["m"].orders) == open_orders
+    assert len(exchange.books[SYMBOL].orders) == open_orders
+
+
+@pytest.mark.benchmark(group="entry.index_tick_over_stops")
+@pytest.mark.parametrize("stops", [0, 1_000, 5_000])
+def test_index_tick_with_resting_stops(benchmark, stops):
+    """``BATCH`` index ticks (78.50 <-> 78.51) with ``stops`` stop-market orders resting,
+    triggers 5-15 % away: none fires."""
+    accounts = [f"s{n}" for n in range(100)]
+    exchange = opened(*accounts)
+    for n in range(stops):
+        is_buy = n % 2 == 0
+        away = CENT * (400 + n % 800)
+        assert isinstance(exchange.execute(PlaceOrder(
+            account=accounts[n % 100], symbol=SYMBOL, side=Side.BUY if is_buy else Side.SELL,
+            type=OrderType.STOP_MARKET, qty=Decimal(1),
+            trigger_price=MID + away if is_buy else MID - away))[0], Accepted)
+    ticks = [SetIndex(symbol=SYMBOL, price=MID + CENT * (n % 2)) for n in range(1, BATCH + 1)]
+
+    def tick():
+        fired = 0
+        for command in ticks:
+            fired += sum(1 for e in exchange.execute(command) if isinstance(e, Triggered))
+        return fired
+
+    assert benchmark.pedantic(tick, rounds=5) == 0
+    assert len(exchange.conditional[SYMBOL]) == stops
+    assert exchange.index[SYMBOL] == 7850
+
+
+@pytest.mark.benchmark(group="entry.requote")
+def test_requote_ten_orders(benchmark):
+    """``BATCH`` re-quotes of a maker: cancel_all on the symbol + 5 bids and 5 asks, the
+    ladder alternating by a tick, over a book holding 1 000 orders of other makers."""
+    exchange = opened("q", *[f"o{n}" for n in range(10)])
+    for n in range(1_000):
+        side = Side.BUY if n % 2 == 0 else Side.SELL
+        distance = CENT * (20 + n // 2 % 100)
+        exchange.execute(limit(f"o{n % 10}", side,
+                               MID - distance if side is Side.BUY else MID + distance))
+    ladders = [[CancelAll(account="q", symbol=SYMBOL)]
+               + [limit("q", side, MID - CENT * (2 + k + shift) if side is Side.BUY
+                        else MID + CENT * (2 + k + shift), Decimal(10))
+                  for side in (Side.BUY, Side.SELL) for k in range(5)]
+               for shift in (0, 1)]
+
+    def requote():
+        for n in range(BATCH):
+            for command in ladders[n % 2]:
+                event = exchange.execute(command)
+                assert not event or type(event[0]).__name__ != "Rejected"
+        return exchange
+
+    benchmark.pedantic(requote, rounds=5)
+    assert len(exchange.accounts["q"].orders) == 10
+    assert len(exchange.books[SYMBOL].orders) == 1_010
+    exchange.check_invariants()
