@@ -22,7 +22,8 @@ from engine.commands import (
     SetIndex,
 )
 from engine.enums import OrderType, Side
-from engine.events import Accepted, Cancelled, Triggered
+from engine.events import Accepted, Cancelled, Rejected, Triggered
+from engine.unit_commands import ReplaceLadder
 
 SYMBOL = "XAGUSDT"
 MID = Decimal("78.50")
@@ -136,6 +137,34 @@ def test_requote_ten_orders(benchmark):
             for command in ladders[n % 2]:
                 event = exchange.execute(command)
                 assert not event or type(event[0]).__name__ != "Rejected"
+        return exchange
+
+    benchmark.pedantic(requote, rounds=5)
+    assert len(exchange.accounts["q"].orders) == 10
+    assert len(exchange.books[SYMBOL].orders) == 1_010
+    exchange.check_invariants()
+
+
+@pytest.mark.benchmark(group="entry.requote")
+def test_ladder_replace_ten_orders(benchmark):
+    """The same re-quotes as ``test_requote_ten_orders`` as one ``ReplaceLadder`` each (engine
+    units): unchanged levels keep their orders, one margin check."""
+    exchange = opened("q", *[f"o{n}" for n in range(10)])
+    for n in range(1_000):
+        side = Side.BUY if n % 2 == 0 else Side.SELL
+        distance = CENT * (20 + n // 2 % 100)
+        exchange.execute(limit(f"o{n % 10}", side,
+                               MID - distance if side is Side.BUY else MID + distance))
+    mid, lots = 7850, 10_000
+    ladders = [ReplaceLadder(account="q", symbol=SYMBOL,
+                             bids=tuple((mid - 2 - k - shift, lots) for k in range(5)),
+                             asks=tuple((mid + 2 + k + shift, lots) for k in range(5)))
+               for shift in (0, 1)]
+
+    def requote():
+        for n in range(BATCH):
+            events = exchange.execute(ladders[n % 2])
+            assert events and not isinstance(events[0], Rejected)
         return exchange
 
     benchmark.pedantic(requote, rounds=5)
