@@ -8,6 +8,9 @@ decimal strings of the event's instrument: the field name says what a number is.
 
 from __future__ import annotations
 
+import json
+import re
+import typing
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -31,18 +34,75 @@ RATE_FIELDS = frozenset({"funding_rate", "rate"})
 TIME_FIELDS = frozenset({"ts", "next_funding"})
 
 
+DECIMAL_FIELDS = frozenset(
+    name for cls in c.AnyCommand.__args__
+    for name, hint in typing.get_type_hints(cls).items() if "Decimal" in str(hint))
+"""Command fields read as Decimal: amount, qty, price, trigger_price."""
+
+_PLAIN_DECIMAL = re.compile(
+    r"-?(?:[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|(?i:nan|snan|inf|infinity))")
+"""What a decimal string may be: -, ASCII digits, one decimal point. Decimal() also reads
+"1_000", "+5", " 5" and digits of any script ("١٠٠", "１００"): none of those is a number on
+the wire. An ASCII exponent ("1e30", as JSON numbers have) and the bare names of the non-finite
+values pass, for the exchange to reject what does not fit ("too large", "not a finite number")."""
+_KEY = re.compile(rb'"([^"]*)"[ \t\r\n]*:[ \t\r\n]*("[^"]*")?')
+"""A key and, when it is a string, its value. Exact for valid JSON without a backslash: every
+quote then opens or closes a string, and a string followed by a colon is a key."""
+
+
 class ProtocolError(ValueError):
     """A line that is not a valid command; the message says why."""
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def _precheck(line: bytes) -> list[tuple[str, str]]:
+    """Refuse a duplicated key at any level; return the decimal fields given as strings.
+
+    The fast path is one regex over a line without backslashes whose keys are all distinct;
+    anything else is parsed again by the json module, which sees every key of every object.
+    """
+    found = _KEY.findall(line)
+    if b"\\" not in line and len({key for key, _ in found}) == len(found):
+        return [(key.decode(), value[1:-1].decode(errors="replace")) for key, value in found
+                if value and key.decode() in DECIMAL_FIELDS]
+    try:
+        top = json.loads(line, object_pairs_hook=_pairs)
+    except _DuplicateKey as exc:
+        raise ProtocolError(f"duplicate key {json.dumps(exc.args[0])}") from None
+    except ValueError:
+        return []  # not JSON: msgspec says why
+    if not isinstance(top, dict):
+        return []
+    return [(name, top[name]) for name in DECIMAL_FIELDS & top.keys()
+            if isinstance(top[name], str)]
 
 
 def decode_command(line: bytes | str) -> c.Command:
     """Decode one JSON line into a command.
 
     Raises:
-        ProtocolError: malformed JSON, an unknown command, a missing, unknown or mistyped field.
+        ProtocolError: malformed JSON, an unknown command, a missing, unknown or mistyped field,
+            a duplicated key, or a decimal string that is not plain ASCII (``"1_000"``, ``"1e3"``).
     """
+    if isinstance(line, str):
+        line = line.encode(errors="surrogatepass")
+    decimals = _precheck(line)
     try:
-        return _decoder.decode(line)
+        command = _decoder.decode(line)
     except msgspec.ValidationError as exc:
         message = str(exc)
         if message.endswith("- at `$.cmd`"):
@@ -53,6 +113,11 @@ def decode_command(line: bytes | str) -> c.Command:
         raise ProtocolError(message) from None
     except msgspec.DecodeError as exc:
         raise ProtocolError(str(exc)) from None
+    for name, value in decimals:
+        if _PLAIN_DECIMAL.fullmatch(value) is None:
+            raise ProtocolError(f"{name}: {value!r} is not a plain decimal number "
+                                "(ASCII digits, an optional - and . as in -1234.5)")
+    return command
 
 
 def encode_command(command: c.Command) -> bytes:

@@ -40,3 +40,58 @@ def test_every_integer_field_has_a_unit(cls: type[e.Event]) -> None:
 def test_malformed_commands_name_the_problem(line: bytes, message: str) -> None:
     with pytest.raises(ProtocolError, match=message.replace("$", r"\$").replace("[", r"\[")):
         decode_command(line)
+
+
+@pytest.mark.parametrize(("line", "field"), [
+    ('{"cmd":"deposit","account":"a","amount":"1_000"}', "amount"),
+    ('{"cmd":"deposit","account":"a","amount":"\u0661\u0660\u0660"}', "amount"),
+    ('{"cmd":"deposit","account":"a","amount":"\uff11\uff10\uff10"}', "amount"),
+    ('{"cmd":"deposit","account":"a","amount":" 5"}', "amount"),
+    ('{"cmd":"deposit","account":"a","amount":"5\\n"}', "amount"),
+    ('{"cmd":"deposit","account":"a","amount":"\u00a05"}', "amount"),
+    ('{"cmd":"deposit","account":"a","amount":"\\u00a05"}', "amount"),
+    ('{"cmd":"withdraw","account":"a","amount":"+5"}', "amount"),
+    ('{"cmd":"isolated_margin","account":"a","symbol":"X","amount":"+1e3"}', "amount"),
+    ('{"cmd":"place","account":"a","symbol":"X","side":"buy","type":"limit",'
+     '"qty":"1","price":"7_9.00"}', "price"),
+    ('{"cmd":"place","account":"a","symbol":"X","side":"buy","type":"limit",'
+     '"qty":"1.","price":"79"}', "qty"),
+    ('{"cmd":"place","account":"a","symbol":"X","side":"buy","type":"stop_market",'
+     '"qty":"1","trigger_price":".5"}', "trigger_price"),
+    ('{"cmd":"amend","account":"a","order_id":1,"qty":" Infinity"}', "qty"),
+    ('{"cmd":"index","symbol":"X","price":"NaN "}', "price"),
+])
+def test_decimal_strings_must_be_plain(line: str, field: str) -> None:
+    """Python's Decimal() reads "1_000", other scripts' digits, padding and exponents; the
+    wire takes only -, ASCII digits and one decimal point."""
+    with pytest.raises(ProtocolError, match=f"^{field}: .* is not a plain decimal number"):
+        decode_command(line.encode())
+
+
+@pytest.mark.parametrize(("line", "value"), [
+    (b'{"cmd":"deposit","account":"a","amount":"1000"}', "1000"),
+    (b'{"cmd":"deposit","account":"a","amount":"-0.50"}', "-0.50"),
+    (b'{"cmd":"deposit","account":"a","amount":5}', "5"),
+    (b'{"cmd":"deposit","account":"a","amount":78.5}', "78.5"),
+    (b'{"cmd":"deposit","account":"a","amount":1e3}', "1E+3"),
+    (b'{"cmd":"deposit","account":"a_b","amount":"\\u0031\\u0030"}', "10"),
+])
+def test_plain_decimals_and_json_numbers_are_read_exactly(line: bytes, value: str) -> None:
+    assert str(decode_command(line).amount) == value  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("line", "key"), [
+    (b'{"cmd":"deposit","account":"a","amount":"-5","amount":"1000"}', "amount"),
+    (b'{"cmd":"deposit","cmd":"withdraw","account":"a","amount":"5"}', "cmd"),
+    (b'{"cmd":"deposit", "account" : "a","amount":"5", "account":"b"}', "account"),
+    (b'{"cmd":"deposit","account":"a","amount":{"x":1,"x":2}}', "x"),
+    (b'{"cmd":"deposit","account":"a","am\\u006funt":"5","amount":"6"}', "amount"),
+])
+def test_duplicate_keys_are_refused(line: bytes, key: str) -> None:
+    with pytest.raises(ProtocolError, match=f'^duplicate key "{key}"'):
+        decode_command(line)
+
+
+def test_the_same_key_in_different_objects_is_no_duplicate() -> None:
+    with pytest.raises(ProtocolError, match="Expected `decimal`"):
+        decode_command(b'{"cmd":"deposit","account":"a","amount":[{"x":1},{"x":2}]}')
