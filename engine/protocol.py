@@ -40,11 +40,12 @@ DECIMAL_FIELDS = frozenset(
 """Command fields read as Decimal: amount, qty, price, trigger_price."""
 
 _PLAIN_DECIMAL = re.compile(
-    r"-?(?:[0-9]+(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?|(?i:nan|snan|inf|infinity))")
+    r"-?(?:[0-9]+(?:\.[0-9]+)?|(?i:nan|snan|inf|infinity))")
 """What a decimal string may be: -, ASCII digits, one decimal point. Decimal() also reads
 "1_000", "+5", " 5" and digits of any script ("١٠٠", "１００"): none of those is a number on
-the wire. An ASCII exponent ("1e30", as JSON numbers have) and the bare names of the non-finite
-values pass, for the exchange to reject what does not fit ("too large", "not a finite number")."""
+the wire, and neither is an exponent ("1e3": a JSON number may have one, a decimal string may
+not). The bare names of the non-finite values pass, for the exchange to reject with its own
+reason ("not a finite number")."""
 _KEY = re.compile(rb'"([^"]*)"[ \t\r\n]*:[ \t\r\n]*("[^"]*")?')
 """A key and, when it is a string, its value. Exact for valid JSON without a backslash: every
 quote then opens or closes a string, and a string followed by a colon is a key."""

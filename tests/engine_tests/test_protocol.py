@@ -52,6 +52,7 @@ def test_malformed_commands_name_the_problem(line: bytes, message: str) -> None:
     ('{"cmd":"deposit","account":"a","amount":"\\u00a05"}', "amount"),
     ('{"cmd":"withdraw","account":"a","amount":"+5"}', "amount"),
     ('{"cmd":"isolated_margin","account":"a","symbol":"X","amount":"+1e3"}', "amount"),
+    ('{"cmd":"deposit","account":"a","amount":"1e3"}', "amount"),
     ('{"cmd":"place","account":"a","symbol":"X","side":"buy","type":"limit",'
      '"qty":"1","price":"7_9.00"}', "price"),
     ('{"cmd":"place","account":"a","symbol":"X","side":"buy","type":"limit",'
