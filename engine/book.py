@@ -1,11 +1,13 @@
 """The order book of one symbol: structure only, no accounts, no matching rules.
 
-Each side is a ``SortedDict`` from a price key to a ``Level``. Asks are keyed by price and bids
-by the negated price, so index 0 is the best level on both sides and a walk from the top is the
-same loop for either side. Inside a level, orders queue in a ``deque`` (time priority).
-Cancelling from the middle of a deque would be O(n), so a cancelled order is only marked dead
-and the level's totals are corrected at once; the dead entry is dropped when it reaches the
-front (lazy deletion). Totals are therefore always exact, whatever the deque still holds.
+Each side is a ``BookSide``: a dict from price to ``Level`` plus a ``SortedList`` of keys
+(the price for asks, the negated price for bids, so index 0 is the best level on both sides),
+and the best ``Level`` cached, so the matching loop reads the top of the book as one
+attribute. Inside a level, orders queue in a ``deque`` (time priority). Cancelling from the
+middle of a deque would be O(n), so a cancelled order is only marked dead and the level's
+totals are corrected at once; the dead entry is dropped when it reaches the front (lazy
+deletion), and a level whose dead entries outnumber its live ones is compacted, so a level
+never holds more than O(live) entries (DESIGN.md §3.1). Totals are always exact.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterator
 
-from sortedcontainers import SortedDict
+from sortedcontainers import SortedList
 
 from engine.enums import OrderType, Side, StpMode, TimeInForce, TriggerBy
 
@@ -87,40 +89,94 @@ class Level:
     def live_orders(self) -> Iterator[Order]:
         return (order for order in self.orders if order.live)
 
+    def compact(self) -> None:
+        """Drop every dead entry. O(entries); called when they outnumber the live ones."""
+        self.orders = deque([order for order in self.orders if order.live])
+
+
+COMPACT_SLACK = 16
+"""A level is compacted once its deque exceeds twice its live orders plus this slack."""
+
+
+class BookSide:
+    """One side of a book: price -> Level, the sorted keys, and the best level cached."""
+
+    __slots__ = ("is_bid", "by_price", "keys", "best")
+
+    def __init__(self, is_bid: bool) -> None:
+        self.is_bid = is_bid
+        self.by_price: dict[int, Level] = {}
+        self.keys = SortedList()
+        """Prices for asks, negated prices for bids: index 0 is the best on both sides."""
+        self.best: Level | None = None
+
+    def __len__(self) -> int:
+        return len(self.by_price)
+
+    def __bool__(self) -> bool:
+        return self.best is not None
+
+    def level_for(self, price: int) -> Level:
+        """The level at ``price``, created (and ranked) if absent. O(log L) when new."""
+        level = self.by_price.get(price)
+        if level is None:
+            level = self.by_price[price] = Level(price)
+            self.keys.add(-price if self.is_bid else price)
+            best = self.best
+            if best is None or (price > best.price if self.is_bid else price < best.price):
+                self.best = level
+        return level
+
+    def drop(self, level: Level) -> None:
+        """Forget an emptied level. O(log L)."""
+        price = level.price
+        del self.by_price[price]
+        keys = self.keys
+        keys.remove(-price if self.is_bid else price)
+        if self.best is level:
+            if keys:
+                key = keys[0]
+                self.best = self.by_price[-key if self.is_bid else key]
+            else:
+                self.best = None
+
+    def __iter__(self) -> Iterator[Level]:
+        """Levels best first."""
+        by_price = self.by_price
+        if self.is_bid:
+            return (by_price[-key] for key in self.keys)
+        return (by_price[key] for key in self.keys)
+
 
 class OrderBook:
     """Resting limit orders of one symbol in price-time priority."""
 
-    __slots__ = ("symbol", "bids", "asks", "orders", "_bid_keys", "_ask_keys", "_queued")
+    __slots__ = ("symbol", "bids", "asks", "orders", "_queued")
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        self.bids: SortedDict = SortedDict()
-        """-price -> Level, so the best (highest) bid is at index 0."""
-        self.asks: SortedDict = SortedDict()
-        """price -> Level, best (lowest) ask at index 0."""
+        self.bids = BookSide(is_bid=True)
+        self.asks = BookSide(is_bid=False)
         self.orders: dict[int, Order] = {}
-        # cached key views: reading index 0 through them is the cheapest best-price lookup
-        self._bid_keys = self.bids.keys()
-        self._ask_keys = self.asks.keys()
         self._queued = 0
 
     # -- queries --
 
     def best_bid(self) -> int | None:
-        return -self._bid_keys[0] if self.bids else None
+        best = self.bids.best
+        return None if best is None else best.price
 
     def best_ask(self) -> int | None:
-        return self._ask_keys[0] if self.asks else None
+        best = self.asks.best
+        return None if best is None else best.price
 
     def best_level(self, side: Side) -> Level | None:
         """The best level of ``side`` (the side a taker of the other side trades against)."""
-        levels = self.bids if side is Side.BUY else self.asks
-        return levels.peekitem(0)[1] if levels else None
+        return (self.bids if side is Side.BUY else self.asks).best
 
     def levels(self, side: Side) -> Iterator[Level]:
         """Levels of one side, best first."""
-        return iter((self.bids if side is Side.BUY else self.asks).values())
+        return iter(self.bids if side is Side.BUY else self.asks)
 
     def depth(self, side: Side, count: int) -> list[tuple[int, int]]:
         """Up to ``count`` (price, qty) levels of one side, best first."""
@@ -134,24 +190,23 @@ class OrderBook:
     def would_cross(self, is_buy: bool, price: int) -> bool:
         """Would a limit order at ``price`` meet resting liquidity on the other side?"""
         if is_buy:
-            return bool(self.asks) and self._ask_keys[0] <= price
-        return bool(self.bids) and -self._bid_keys[0] >= price
+            best = self.asks.best
+            return best is not None and best.price <= price
+        best = self.bids.best
+        return best is not None and best.price >= price
 
     # -- commands --
 
     def add(self, order: Order) -> None:
-        """Rest ``order`` at the back of its price level. O(log L) for L levels.
+        """Rest ``order`` at the back of its price level. O(1), O(log L) for a new level.
 
         An order object that has left the book is never added again: its dead entry may still
         sit in a deque, and reviving it would make it live there too.
         """
         assert order.price is not None and not order.live and order.order_id not in self.orders
-        levels, key = (self.bids, -order.price) if order.is_buy else (self.asks, order.price)
-        level = levels.get(key)
-        if level is None:
-            level = levels[key] = Level(order.price)
+        level = (self.bids if order.is_buy else self.asks).level_for(order.price)
         level.orders.append(order)
-        level.qty += order.remaining
+        level.qty += order.qty - order.filled
         level.count += 1
         self._queued += 1
         order.queued = self._queued
@@ -159,16 +214,18 @@ class OrderBook:
         self.orders[order.order_id] = order
 
     def remove(self, order: Order) -> None:
-        """Take ``order`` out of the book (cancelled or fully filled). O(log L)."""
-        assert order.price is not None
-        levels, key = (self.bids, -order.price) if order.is_buy else (self.asks, order.price)
-        level = levels[key]
-        level.qty -= order.remaining
+        """Take ``order`` out of the book (cancelled or fully filled). O(1), O(log L) when
+        its level empties."""
+        side = self.bids if order.is_buy else self.asks
+        level = side.by_price[order.price]
+        level.qty -= order.qty - order.filled
         level.count -= 1
         order.live = False
         del self.orders[order.order_id]
         if level.count == 0:
-            del levels[key]
+            side.drop(level)
+        elif len(level.orders) > 2 * level.count + COMPACT_SLACK:
+            level.compact()
 
     def reduce(self, order: Order, qty: int, *, filled: bool) -> None:
         """Shrink a resting order in place, keeping its queue priority. Removes it at zero.
@@ -178,12 +235,10 @@ class OrderBook:
             filled: True when the lots traded (they count as filled), False for an amend.
         """
         assert order.price is not None
-        levels = self.bids if order.is_buy else self.asks
-        level = levels[-order.price if order.is_buy else order.price]
-        if qty == order.remaining:
+        if qty == order.qty - order.filled:
             self.remove(order)
         else:
-            level.qty -= qty
+            (self.bids if order.is_buy else self.asks).by_price[order.price].qty -= qty
         if filled:
             order.filled += qty
         else:
@@ -195,12 +250,20 @@ class OrderBook:
         assert best_bid is None or best_ask is None or best_bid < best_ask, (
             f"{self.symbol}: book crossed, bid {best_bid} >= ask {best_ask}")
         seen = 0
-        for levels, sign in ((self.bids, -1), (self.asks, 1)):
-            for key, level in levels.items():
+        for side, sign in ((self.bids, -1), (self.asks, 1)):
+            assert len(side.keys) == len(side.by_price), f"{self.symbol}: keys and levels differ"
+            assert sorted(side.by_price) == sorted(sign * key for key in side.keys)
+            if side.keys:
+                assert side.best is side.by_price[sign * side.keys[0]], "stale best level"
+            else:
+                assert side.best is None, "best level cached on an empty side"
+            for price, level in side.by_price.items():
                 live = list(level.live_orders())
                 assert live, f"{self.symbol}: empty level {level.price} left behind"
-                assert key == sign * level.price
+                assert price == level.price
                 assert level.count == len(live), f"level {level.price}: count {level.count}"
+                assert len(level.orders) <= 2 * level.count + COMPACT_SLACK, (
+                    f"level {level.price}: {len(level.orders)} entries for {level.count} live")
                 assert level.qty == sum(o.remaining for o in live), f"level {level.price}: qty"
                 for order in live:
                     assert order.price == level.price and order.is_buy == (sign == -1)

@@ -31,17 +31,21 @@ def match(book: OrderBook, taker: Order, limit: int, on_fill: OnFill, on_stp: On
     """Trade ``taker`` against the book up to ``limit`` (ticks) until it is filled.
 
     The taker's ``filled`` grows with every fill; it never rests here.
-    O(k log L) for k fills and L price levels.
+    O(k) for k fills, plus O(log L) for each of the L price levels it empties.
 
     Returns:
         True when self-trade prevention expired the taker (expire_taker / expire_both).
     """
     is_buy = taker.is_buy
-    levels = book.asks if is_buy else book.bids
+    side = book.asks if is_buy else book.bids
     account, stp = taker.account, taker.stp
-    while taker.filled < taker.qty and levels:
-        level = levels.peekitem(0)[1]
-        if not crosses(is_buy, limit, level.price):
+    while True:
+        # re-read each round: on_fill may refit orders (the taker's size included)
+        want = taker.qty - taker.filled
+        if want <= 0:
+            break
+        level = side.best
+        if level is None or (level.price > limit if is_buy else level.price < limit):
             break
         maker = level.front()
         if maker.account == account:
@@ -51,8 +55,14 @@ def match(book: OrderBook, taker: Order, limit: int, on_fill: OnFill, on_stp: On
             if stp is not StpMode.EXPIRE_MAKER:
                 return True
             continue
-        qty = min(taker.qty - taker.filled, maker.remaining)
-        book.reduce(maker, qty, filled=True)
+        qty = maker.qty - maker.filled
+        if want < qty:
+            qty = want
+            level.qty -= qty
+            maker.filled += qty
+        else:
+            book.remove(maker)
+            maker.filled += qty
         taker.filled += qty
         on_fill(maker, level.price, qty)
     return False
@@ -73,7 +83,7 @@ def fillable(book: OrderBook, is_buy: bool, limit: int, qty: int, account: str,
     levels = book.asks if is_buy else book.bids
     fillable, worst = 0, None
     closed: dict[str, int] = {}
-    for level in levels.values():
+    for level in levels:
         if fillable >= qty or not crosses(is_buy, limit, level.price):
             break
         for maker in level.live_orders():
