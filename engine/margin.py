@@ -6,7 +6,8 @@
   nothing) at ``price / leverage``, plus the open loss of an order priced through the mark;
   the symbol reserves ``max(buys, sells)`` since both sides cannot fill into one position.
 - Maintenance margin by the tier of the notional at mark, less the tier's ``cum``.
-- Available balance = margin balance - position IM - order IM; max withdrawable also keeps
+- Available balance = margin balance - position IM - order IM - the loss against the mark of
+  resting closing orders (``closing_loss``); max withdrawable also keeps
   unrealized profit in the account (PERP-MECHANICS.md §1.10).
 """
 
@@ -48,6 +49,33 @@ def order_initial_margin(instrument: Instrument, orders: Iterable[OrderShape], p
             loss += opening * max(0, sign * (price - mark))
         reserved.append(ceil_div(value * per_lot, leverage) + loss * per_lot)
     return max(reserved)
+
+
+def closing_loss(instrument: Instrument, account: Account, symbol: str, position_qty: int,
+                 mark: int) -> int:
+    """What the resting orders that close ``position_qty`` (reduce-only or not) would lose
+    against the mark if they filled: a buy closing a short above the mark, a sell closing a
+    long below it. A closing fill realizes that loss into the wallet (or the isolated margin
+    behind it), so withdrawals and new margin must leave it there: otherwise a close resting
+    beyond the bankruptcy price fills as a maker and leaves the account owing money. Not part
+    of the entry check of a close itself (a market close must never be refused for its loss).
+    """
+    if position_qty == 0:
+        return 0
+    is_buy = position_qty < 0
+    sign = 1 if is_buy else -1
+    closes = sorted(((o.price, o.remaining) for o in account.orders.values()
+                     if o.symbol == symbol and o.live and o.price is not None
+                     and o.is_buy == is_buy and not o.type.is_conditional),
+                    reverse=is_buy)
+    to_close, loss = abs(position_qty), 0
+    for price, qty in closes:
+        closing = min(qty, to_close)
+        to_close -= closing
+        loss += closing * max(0, sign * (price - mark))
+        if to_close == 0:
+            break
+    return loss * instrument.cash_per_tick_lot
 
 
 def resting_shapes(account: Account, symbol: str) -> list[OrderShape]:
@@ -92,7 +120,7 @@ def symbols_in_use(account: Account) -> list[str]:
 def summarize(account: Account, instruments: Mapping[str, Instrument],
               marks: Mapping[str, int | None]) -> MarginSummary:
     """The margin state of a cross account at the given marks. O(positions + orders)."""
-    upnl = position_im = order_im = maintenance = 0
+    upnl = position_im = order_im = maintenance = close_loss = 0
     for symbol in symbols_in_use(account):
         mark = marks.get(symbol)
         if mark is None:  # no price yet: nothing can have traded, no order can rest
@@ -109,8 +137,9 @@ def summarize(account: Account, instruments: Mapping[str, Instrument],
         # is only moved out of the wallet when its orders fill
         order_im += order_initial_margin(instrument, resting_shapes(account, symbol), qty, mark,
                                          leverage)
+        close_loss += closing_loss(instrument, account, symbol, qty, mark)
     margin_balance = account.wallet + upnl
-    available = margin_balance - position_im - order_im
+    available = margin_balance - position_im - order_im - close_loss
     return MarginSummary(
         wallet_balance=account.wallet,
         unrealized_pnl=upnl,
@@ -119,7 +148,8 @@ def summarize(account: Account, instruments: Mapping[str, Instrument],
         order_margin=order_im,
         maintenance_margin=maintenance,
         available_balance=available,
-        max_withdraw=max(0, min(available, account.wallet - position_im - order_im)),
+        max_withdraw=max(0, min(available,
+                                account.wallet - position_im - order_im - close_loss)),
     )
 
 

@@ -191,3 +191,93 @@ def test_a_jump_of_years_with_nothing_held_is_one_settlement():
     v("index", symbol=BTC, price="90000")
     events = v("time", ts="2262-01-01T00:00:00Z")
     assert names(events).count("funding") == 1
+
+
+def _idx_venue() -> Venue:
+    from test_stateful_risk import INDEX, INSTRUMENTS
+
+    from engine.instrument import parse_instruments
+    v = Venue(parse_instruments(INSTRUMENTS))
+    v("time", ts=START)
+    v("index", symbol=INDEX, price="20.000")
+    return v
+
+
+def test_a_resting_reduce_only_close_beyond_bankruptcy_keeps_its_loss_from_withdrawal():
+    """t shorts 10 IDX at 20 with 100 USDT and rests a reduce-only buy 10 @ 23.999 (a loss
+    of 39.99 against the mark if it fills). Before the fix t could withdraw 89.9, and the
+    maker's sell into the close left t flat at -30.04. The loss of a resting close is now
+    held back from the withdrawable amount."""
+    v = _idx_venue()
+    v("deposit", account="mm", amount="1000000")
+    v("deposit", account="t", amount="100")
+    v("place", account="mm", symbol="IDXUSDT", side="buy", type="limit", qty="10",
+      price="20.000")
+    v("place", account="t", symbol="IDXUSDT", side="sell", type="market", qty="10")
+    v("place", account="t", symbol="IDXUSDT", side="buy", type="limit", qty="10",
+      price="23.999", reduce_only=True)
+    assert names(v("withdraw", account="t", amount="89.9")) == ["rejected"]
+    allowed = v.account("t")["max_withdraw"]
+    v("withdraw", account="t", amount=allowed)
+    v("place", account="mm", symbol="IDXUSDT", side="sell", type="limit", qty="10",
+      price="20.000")
+    assert not str(v.account("t")["wallet_balance"]).startswith("-")
+
+
+def test_a_resting_plain_close_beyond_bankruptcy_keeps_its_loss_from_withdrawal(venue: Venue):
+    """BTC at 73 744: t longs 0.005, rests a sell 0.005 @ 70 880.20 (below the mark), goes
+    50x and withdraws 99 991.46365525. Before the fix the maker's bid at 74 348.20 filled
+    the close and left t's wallet at -3.35."""
+    v = venue
+    v("index", symbol=BTC, price="73744.00")
+    v("deposit", account="m", amount="10000000")
+    v("deposit", account="t", amount="100000")
+    v("place", account="m", symbol=BTC, side="sell", type="limit", qty="2.021",
+      price="73207.30")
+    v("place", account="t", symbol=BTC, side="buy", type="market", qty="0.005")
+    v("place", account="t", symbol=BTC, side="sell", type="limit", qty="0.005",
+      price="70880.20")
+    v("leverage", account="t", symbol=BTC, leverage=50)
+    assert names(v("withdraw", account="t", amount="99991.46365525")) == ["rejected"]
+    v("withdraw", account="t", amount=v.account("t")["max_withdraw"])
+    v("place", account="m", symbol=BTC, side="buy", type="limit", qty="0.040",
+      price="74348.20")
+    assert not str(v.account("t")["wallet_balance"]).startswith("-")
+
+
+def test_the_invariant_catches_any_negative_wallet(btc: Venue):
+    """check_invariants() fires on a negative wallet even with a position open (it used to
+    look at flat accounts only)."""
+    long_one_btc(btc)
+    account = btc.exchange.accounts["a"]
+    gone = account.wallet + 1
+    account.wallet -= gone
+    account.withdrawn += gone  # keep its ledger and the money sums right: only the sign is off
+    btc.exchange.withdrawals += gone
+    with pytest.raises(AssertionError, match="a: negative wallet"):
+        btc.exchange.check_invariants()
+
+
+def test_a_cross_close_beyond_bankruptcy_with_an_isolated_position_beside_it(venue: Venue):
+    """t holds an isolated BTC long (its own margin) and a cross XAU long 1 @ 4 450, and rests
+    50x and a reduce-only sell 1 XAU @ 4 320 (130 below the mark). Before the fix t could withdraw
+    the cross wallet down to about the XAU margin, and the maker's bid filling the close left
+    the cross wallet negative while the isolated position still held its margin."""
+    v = venue
+    v("deposit", account="m", amount="10000000")
+    v("deposit", account="t", amount="2000")
+    v("margin_mode", account="t", symbol=BTC, mode="isolated")
+    v("place", account="m", symbol=BTC, side="sell", type="limit", qty="0.01", price="90000")
+    v("place", account="t", symbol=BTC, side="buy", type="market", qty="0.01")
+    v("place", account="m", symbol="XAUUSDT", side="sell", type="limit", qty="1",
+      price="4450")
+    v("place", account="t", symbol="XAUUSDT", side="buy", type="market", qty="1")
+    v("leverage", account="t", symbol="XAUUSDT", leverage=50)
+    v("place", account="t", symbol="XAUUSDT", side="sell", type="limit", qty="1",
+      price="4320", reduce_only=True)
+    v("withdraw", account="t", amount=v.account("t")["max_withdraw"])
+    v("place", account="m", symbol="XAUUSDT", side="buy", type="limit", qty="1",
+      price="4450")
+    t = v.exchange.accounts["t"]
+    assert t.position_qty("XAUUSDT") == 0 and t.position_qty(BTC) > 0
+    assert t.wallet >= 0 and t.positions[BTC].isolated_margin > 0
