@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 
 from engine.account import Account
@@ -57,6 +58,29 @@ def test_numpy_screen(benchmark, n):
     assert failing <= set(candidates), "the screen missed an account that fails"
     assert len(candidates) - len(failing) <= n // 10_000 + 1, "the screen is too loose"
     assert 0 < len(failing) < 0.05 * n, "the workload has a few failing accounts"
+
+
+@pytest.mark.benchmark(group="sweep.mark")
+@pytest.mark.parametrize("n", SIZES)
+def test_one_numpy_pass(benchmark, n):
+    """The yardstick: one numpy pass over the same arrays (value, notional, tier lookup,
+    maintenance, PnL and one ``bincount`` sum per account). The sweep is quoted as a multiple
+    of this, measured in the same run."""
+    _, screen, _ = build(n)
+    table = screen.tables[SYMBOL]
+    qty, cost, owner = table.qty[:n].copy(), table.cost[:n].copy(), table.account[:n].copy()
+    caps, mmr, cum, per_lot = table.caps, table.mmr, table.cum, table.per_lot
+    slots = len(screen.index)
+
+    def one_pass():
+        value = qty * (MARK * per_lot)
+        notional = np.abs(value)
+        tier = np.minimum(np.searchsorted(caps, notional, side="left"), len(caps) - 1)
+        maintenance = notional * mmr[tier] - cum[tier]
+        upnl = value - np.sign(qty) * cost
+        return np.bincount(owner, upnl - maintenance, minlength=slots)
+
+    benchmark.pedantic(one_pass, rounds=5, warmup_rounds=1)
 
 
 @pytest.mark.benchmark(group="sweep.mark")
