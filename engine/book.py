@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from sortedcontainers import SortedList
 
 from engine.enums import OrderType, Side, StpMode, TimeInForce, TriggerBy
+from engine.errors import InvariantViolation
 
 
 class Order:
@@ -245,29 +246,44 @@ class OrderBook:
             order.qty -= qty
 
     def check_invariants(self) -> None:
-        """Raise AssertionError if the structure is inconsistent."""
+        """Raise InvariantViolation if the structure is inconsistent."""
         best_bid, best_ask = self.best_bid(), self.best_ask()
-        assert best_bid is None or best_ask is None or best_bid < best_ask, (
-            f"{self.symbol}: book crossed, bid {best_bid} >= ask {best_ask}")
+        if not (best_bid is None or best_ask is None or best_bid < best_ask):
+            raise InvariantViolation(
+                f"{self.symbol}: book crossed, bid {best_bid} >= ask {best_ask}")
         seen = 0
         for side, sign in ((self.bids, -1), (self.asks, 1)):
-            assert len(side.keys) == len(side.by_price), f"{self.symbol}: keys and levels differ"
-            assert sorted(side.by_price) == sorted(sign * key for key in side.keys)
+            if not (len(side.keys) == len(side.by_price)):
+                raise InvariantViolation(f"{self.symbol}: keys and levels differ")
+            if sorted(side.by_price) != sorted(sign * key for key in side.keys):
+                raise InvariantViolation(f"{self.symbol}: sorted keys do not match the levels")
             if side.keys:
-                assert side.best is side.by_price[sign * side.keys[0]], "stale best level"
+                if side.best is not side.by_price[sign * side.keys[0]]:
+                    raise InvariantViolation("stale best level")
             else:
-                assert side.best is None, "best level cached on an empty side"
+                if side.best is not None:
+                    raise InvariantViolation("best level cached on an empty side")
             for price, level in side.by_price.items():
                 live = list(level.live_orders())
-                assert live, f"{self.symbol}: empty level {level.price} left behind"
-                assert price == level.price
-                assert level.count == len(live), f"level {level.price}: count {level.count}"
-                assert len(level.orders) <= 2 * level.count + COMPACT_SLACK, (
-                    f"level {level.price}: {len(level.orders)} entries for {level.count} live")
-                assert level.qty == sum(o.remaining for o in live), f"level {level.price}: qty"
+                if not live:
+                    raise InvariantViolation(
+                        f"{self.symbol}: empty level {level.price} left behind")
+                if price != level.price:
+                    raise InvariantViolation(f"level {level.price} is filed under {price}")
+                if not (level.count == len(live)):
+                    raise InvariantViolation(f"level {level.price}: count {level.count}")
+                if not (len(level.orders) <= 2 * level.count + COMPACT_SLACK):
+                    raise InvariantViolation(
+                        f"level {level.price}: {len(level.orders)} entries for {level.count} live")
+                if not (level.qty == sum(o.remaining for o in live)):
+                    raise InvariantViolation(f"level {level.price}: qty")
                 for order in live:
-                    assert order.price == level.price and order.is_buy == (sign == -1)
-                    assert 0 < order.remaining <= order.qty, f"{order!r}: bad remaining"
-                    assert self.orders.get(order.order_id) is order, f"{order!r} not indexed"
+                    if not (order.price == level.price and order.is_buy == (sign == -1)):
+                        raise InvariantViolation(f"{order!r} is in the wrong level or side")
+                    if not (0 < order.remaining <= order.qty):
+                        raise InvariantViolation(f"{order!r}: bad remaining")
+                    if self.orders.get(order.order_id) is not order:
+                        raise InvariantViolation(f"{order!r} not indexed")
                     seen += 1
-        assert seen == len(self.orders), f"{self.symbol}: index holds orders not in a level"
+        if not (seen == len(self.orders)):
+            raise InvariantViolation(f"{self.symbol}: index holds orders not in a level")

@@ -1194,5 +1194,5 @@ class Exchange(PriceEngine, LiquidationEngine):
                                digest_size=16).hexdigest()
 
     def check_invariants(self) -> None:
-        """Raise AssertionError if any invariant of DESIGN.md §3 does not hold."""
+        """Raise InvariantViolation if any invariant of DESIGN.md §3 does not hold."""
         views.check_invariants(self)

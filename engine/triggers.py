@@ -19,6 +19,7 @@ from sortedcontainers import SortedList
 
 from engine.book import Order
 from engine.enums import TriggerBy
+from engine.errors import InvariantViolation
 
 
 def fires_on_rise(order: Order) -> bool:
@@ -92,9 +93,9 @@ class TriggerBook(MutableMapping[int, Order]):
         """Every waiting order is in exactly one sorted list, under its own trigger."""
         entries = sum(len(keys) for keys in (*self._rising.values(), *self._falling.values()))
         if entries != len(self._orders):
-            raise AssertionError(f"trigger lists hold {entries} entries for "
+            raise InvariantViolation(f"trigger lists hold {entries} entries for "
                                  f"{len(self._orders)} waiting orders")
         for order in self._orders.values():
             keys, key = self._entry(order)
             if key not in keys:
-                raise AssertionError(f"{order!r} is not listed under its trigger")
+                raise InvariantViolation(f"{order!r} is not listed under its trigger")
