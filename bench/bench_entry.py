@@ -116,16 +116,22 @@ def test_index_tick_with_resting_stops(benchmark, stops):
     assert exchange.index[SYMBOL] == 7850
 
 
-@pytest.mark.benchmark(group="entry.requote")
-def test_requote_ten_orders(benchmark):
-    """``BATCH`` re-quotes of a maker: cancel_all on the symbol + 5 bids and 5 asks, the
-    ladder alternating by a tick, over a book holding 1 000 orders of other makers."""
+def book_of_other_makers() -> Exchange:
+    """The quoting account q beside 1 000 orders of ten other makers, 20-119 cents out."""
     exchange = opened("q", *[f"o{n}" for n in range(10)])
     for n in range(1_000):
         side = Side.BUY if n % 2 == 0 else Side.SELL
         distance = CENT * (20 + n // 2 % 100)
         exchange.execute(limit(f"o{n % 10}", side,
                                MID - distance if side is Side.BUY else MID + distance))
+    return exchange
+
+
+@pytest.mark.benchmark(group="entry.requote")
+def test_requote_ten_orders(benchmark):
+    """``BATCH`` re-quotes of a maker: cancel_all on the symbol + 5 bids and 5 asks, the
+    ladder alternating by a tick, over a book holding 1 000 orders of other makers."""
+    exchange = book_of_other_makers()
     ladders = [[CancelAll(account="q", symbol=SYMBOL)]
                + [limit("q", side, MID - CENT * (2 + k + shift) if side is Side.BUY
                         else MID + CENT * (2 + k + shift), Decimal(10))
@@ -149,12 +155,7 @@ def test_requote_ten_orders(benchmark):
 def test_ladder_replace_ten_orders(benchmark):
     """The same re-quotes as ``test_requote_ten_orders`` as one ``ReplaceLadder`` each (engine
     units): unchanged levels keep their orders, one margin check."""
-    exchange = opened("q", *[f"o{n}" for n in range(10)])
-    for n in range(1_000):
-        side = Side.BUY if n % 2 == 0 else Side.SELL
-        distance = CENT * (20 + n // 2 % 100)
-        exchange.execute(limit(f"o{n % 10}", side,
-                               MID - distance if side is Side.BUY else MID + distance))
+    exchange = book_of_other_makers()
     mid, lots = 7850, 10_000
     ladders = [ReplaceLadder(account="q", symbol=SYMBOL,
                              bids=tuple((mid - 2 - k - shift, lots) for k in range(5)),

@@ -182,8 +182,8 @@ class Exchange(PriceEngine, LiquidationEngine):
         decides future behaviour is identical either way. A replay that does not read maker
         acknowledgements saves building millions of them.
         """
-        self._skipped = frozenset() if kinds is None else frozenset(
-            cls for cls in e.ALL_EVENTS if cls not in set(kinds))
+        wanted = set(e.ALL_EVENTS if kinds is None else kinds)
+        self._skipped = frozenset(cls for cls in e.ALL_EVENTS if cls not in wanted)
 
     # -- read models (DESIGN.md §3.1): no state changes, no seq --------------------------------
 

@@ -9,13 +9,19 @@ RATE_SCALE, nanoseconds); ``engine.units`` and ``Instrument.format_*`` turn them
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from engine.enums import OrderType, Side, TimeInForce, TriggerBy
-from engine.margin import maintenance_margin, position_initial_margin, summarize
-from engine.views import risk_ticks
+from engine.margin import (
+    collateral_behind,
+    maintenance_margin,
+    position_initial_margin,
+    solve_price,
+    summarize,
+)
 
 if TYPE_CHECKING:
     from engine.account import Account
@@ -153,6 +159,26 @@ def account_view(exchange: Exchange, account: Account) -> AccountView:
         realized_pnl=account.realized_pnl, fees_paid=account.fees_paid,
         funding_pnl=account.funding_pnl, positions=tuple(positions),
         orders=tuple(order_view(o) for o in account.orders.values()))
+
+
+def risk_ticks(exchange: Exchange, account: Account,
+               symbol: str) -> tuple[int | None, int | None]:
+    """Liquidation and bankruptcy price of one position for display, rounded to the tick
+    against the trader (long: up, short: down); None where no positive price exists. Cross
+    positions hold the account's other cross positions at their current marks."""
+    instrument = exchange.instruments[symbol]
+    position = account.positions[symbol]
+    collateral, others_mm = collateral_behind(account, symbol, exchange.instruments,
+                                              exchange.mark)
+    out: list[int | None] = []
+    for with_maintenance in (True, False):
+        price = solve_price(instrument, position, collateral, others_mm, with_maintenance)
+        if price is None:
+            out.append(None)
+            continue
+        ticks = math.ceil(price) if position.qty > 0 else math.floor(price)
+        out.append(ticks if ticks > 0 else None)
+    return out[0], out[1]
 
 
 def book_view(exchange: Exchange, symbol: str, depth: int) -> BookView:

@@ -6,24 +6,17 @@ reader has to compute money. They are built on request, never on the hot path.
 
 from __future__ import annotations
 
-import math
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import TYPE_CHECKING, Any
 
+from engine import readmodels
 from engine.enums import Side
 from engine.errors import InvariantViolation
 from engine.instrument import Instrument
-from engine.margin import (
-    collateral_behind,
-    maintenance_margin,
-    position_initial_margin,
-    solve_price,
-    summarize,
-)
 from engine.units import CASH_SCALE, format_cash, format_rate, format_timestamp
 
 if TYPE_CHECKING:
-    from engine.account import Account, Position
+    from engine.account import Account
     from engine.book import Order
     from engine.exchange import Exchange
 
@@ -36,11 +29,12 @@ def qty_text(instrument: Instrument, lots: int) -> str:
     return instrument.format_qty(lots)
 
 
-def entry_price_text(instrument: Instrument, position: Position) -> str | None:
-    """The average entry price, exact to 8 decimals (half-even), never fewer than the tick's."""
-    if position.qty == 0:
+def entry_price_text(instrument: Instrument, qty: int, cost: int) -> str | None:
+    """The average entry price of ``qty`` lots that cost ``cost`` cash units, exact to 8
+    decimals (half-even), never fewer than the tick's."""
+    if qty == 0:
         return None
-    price = (Decimal(position.cost) / (abs(position.qty) * CASH_SCALE)) / instrument.lot_size
+    price = (Decimal(cost) / (abs(qty) * CASH_SCALE)) / instrument.lot_size
     whole, fraction = format(price.quantize(Decimal("1e-8"), rounding=ROUND_HALF_EVEN),
                              "f").split(".")
     fraction = fraction.rstrip("0").ljust(instrument.price_decimals, "0")
@@ -48,79 +42,43 @@ def entry_price_text(instrument: Instrument, position: Position) -> str | None:
 
 
 def account_view(exchange: Exchange, account: Account) -> dict[str, Any]:
-    margin = summarize(account, exchange.instruments, exchange.mark)
-    ratio = margin.margin_ratio
+    """The ``query account`` answer: the read model (engine/readmodels.py) as text."""
+    view = readmodels.account_view(exchange, account)
     positions = []
-    for symbol in sorted(account.positions):
-        position = account.positions[symbol]
-        if position.qty == 0:
-            continue
-        instrument = exchange.instruments[symbol]
-        mark = exchange.mark[symbol]
-        assert mark is not None
-        leverage = account.leverage.get(symbol, instrument.default_leverage)
-        liquidation, bankruptcy = risk_prices(exchange, account, symbol)
+    for p in view.positions:
+        instrument = exchange.instruments[p.symbol]
         positions.append({
-            "symbol": symbol,
-            "size": qty_text(instrument, position.qty),
-            "entry_price": entry_price_text(instrument, position),
-            "mark_price": price_text(instrument, mark),
-            "unrealized_pnl": format_cash(position.unrealized_pnl(
-                mark, instrument.cash_per_tick_lot)),
-            "initial_margin": format_cash(position_initial_margin(
-                instrument, position.qty, mark, leverage)),
-            "maintenance_margin": format_cash(maintenance_margin(instrument, position.qty, mark)),
-            "leverage": leverage,
-            "margin_mode": "isolated" if position.isolated else "cross",
-            "isolated_margin": format_cash(position.isolated_margin),
-            "liquidation_price": liquidation,
-            "bankruptcy_price": bankruptcy,
+            "symbol": p.symbol,
+            "size": qty_text(instrument, p.size),
+            "entry_price": entry_price_text(instrument, p.size, p.cost),
+            "mark_price": price_text(instrument, p.mark),
+            "unrealized_pnl": format_cash(p.unrealized_pnl),
+            "initial_margin": format_cash(p.initial_margin),
+            "maintenance_margin": format_cash(p.maintenance_margin),
+            "leverage": p.leverage,
+            "margin_mode": "isolated" if p.isolated else "cross",
+            "isolated_margin": format_cash(p.isolated_margin),
+            "liquidation_price": price_text(instrument, p.liquidation_price),
+            "bankruptcy_price": price_text(instrument, p.bankruptcy_price),
         })
+    ratio = view.margin_ratio
     return {
         "account": account.id,
-        "wallet_balance": format_cash(margin.wallet_balance),
-        "unrealized_pnl": format_cash(margin.unrealized_pnl),
-        "margin_balance": format_cash(margin.margin_balance),
-        "maintenance_margin": format_cash(margin.maintenance_margin),
+        "wallet_balance": format_cash(view.wallet_balance),
+        "unrealized_pnl": format_cash(view.unrealized_pnl),
+        "margin_balance": format_cash(view.margin_balance),
+        "maintenance_margin": format_cash(view.maintenance_margin),
         "margin_ratio": None if ratio is None else format_rate(ratio),
-        "position_margin": format_cash(margin.position_margin),
-        "order_margin": format_cash(margin.order_margin),
-        "available_balance": format_cash(margin.available_balance),
-        "max_withdraw": format_cash(margin.max_withdraw),
-        "realized_pnl": format_cash(account.realized_pnl),
-        "fees_paid": format_cash(account.fees_paid),
+        "position_margin": format_cash(view.position_margin),
+        "order_margin": format_cash(view.order_margin),
+        "available_balance": format_cash(view.available_balance),
+        "max_withdraw": format_cash(view.max_withdraw),
+        "realized_pnl": format_cash(view.realized_pnl),
+        "fees_paid": format_cash(view.fees_paid),
         "positions": positions,
         "orders": [order_view(exchange.instruments[o.symbol], o)
                    for o in account.orders.values()],
     }
-
-
-def risk_prices(exchange: Exchange, account: Account,
-                symbol: str) -> tuple[str | None, str | None]:
-    """``risk_ticks`` as text of the instrument's tick."""
-    instrument = exchange.instruments[symbol]
-    liquidation, bankruptcy = risk_ticks(exchange, account, symbol)
-    return price_text(instrument, liquidation), price_text(instrument, bankruptcy)
-
-
-def risk_ticks(exchange: Exchange, account: Account,
-               symbol: str) -> tuple[int | None, int | None]:
-    """Liquidation and bankruptcy price of one position for display, rounded to the tick
-    against the trader (long: up, short: down); None where no positive price exists. Cross
-    positions hold the account's other cross positions at their current marks."""
-    instrument = exchange.instruments[symbol]
-    position = account.positions[symbol]
-    collateral, others_mm = collateral_behind(account, symbol, exchange.instruments,
-                                              exchange.mark)
-    out: list[int | None] = []
-    for with_maintenance in (True, False):
-        price = solve_price(instrument, position, collateral, others_mm, with_maintenance)
-        if price is None:
-            out.append(None)
-            continue
-        ticks = math.ceil(price) if position.qty > 0 else math.floor(price)
-        out.append(ticks if ticks > 0 else None)
-    return out[0], out[1]
 
 
 def order_view(instrument: Instrument, order: Order) -> dict[str, Any]:
@@ -194,7 +152,7 @@ def instruments_view(instruments: dict[str, Instrument]) -> dict[str, Any]:
 def insurance_view(exchange: Exchange) -> dict[str, Any]:
     fund = exchange.insurance
     positions = [{"symbol": s, "size": qty_text(exchange.instruments[s], p.qty),
-                  "entry_price": entry_price_text(exchange.instruments[s], p)}
+                  "entry_price": entry_price_text(exchange.instruments[s], p.qty, p.cost)}
                  for s, p in sorted(fund.positions.items()) if p.qty]
     return {"funds": [{"fund": "main", "symbols": list(exchange.instruments),
                        "balance": format_cash(fund.wallet), "positions": positions}],
