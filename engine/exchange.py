@@ -14,15 +14,14 @@ orders no larger than the position they reduce.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from engine import commands as c
+from engine import digest, invariants, views
 from engine import events as e
 from engine import readmodels as rm
 from engine import unit_commands as u
-from engine import views
 from engine.account import Account
 from engine.book import Order, OrderBook
 from engine.enums import (
@@ -1188,11 +1187,9 @@ class Exchange(PriceEngine, LiquidationEngine):
                 max(0, a.position_qty(symbol)) for a in [*self.accounts.values(), self.insurance])
 
     def state_hash(self) -> str:
-        """A digest of the whole state: equal states give equal hashes (blake2b of the repr of
-        the canonical state: lists, ints of any size, strings, bools and None only)."""
-        return hashlib.blake2b(repr(views.canonical_state(self)).encode(),
-                               digest_size=16).hexdigest()
+        """A digest of the whole state: equal states give equal hashes (engine/digest.py)."""
+        return digest.state_hash(self)
 
     def check_invariants(self) -> None:
         """Raise InvariantViolation if any invariant of DESIGN.md §3 does not hold."""
-        views.check_invariants(self)
+        invariants.check_invariants(self)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from conftest import START, Venue, names, of
 
-from engine import views
+from engine import digest
 from engine.instrument import parse_instruments
 
 SILVER = "XAGUSDT"
@@ -35,7 +35,7 @@ def market(venue: Venue, account: str, side: str, qty: str, **extra):
 def state_except_seq(venue: Venue) -> list:
     """The canonical state without the event counter: a rejection emits an event (and so
     moves ``seq``) but must change nothing else."""
-    state = views.canonical_state(venue.exchange)
+    state = digest.canonical_state(venue.exchange)
     return state[:1] + state[2:]
 
 

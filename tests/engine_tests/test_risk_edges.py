@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 from conftest import START, Venue, names, of
 
+from engine import digest
 from engine import events as e
-from engine import views
 from engine.protocol import decode_command
 
 BTC = "BTCUSDT"
@@ -134,10 +134,10 @@ def test_a_refused_leverage_change_changes_nothing(btc: Venue):
     v("deposit", account="b", amount="500000")
     v("place", account="b", symbol=BTC, side="sell", type="limit", qty="0.1", price="90000")
     v("place", account="a", symbol=BTC, side="buy", type="market", qty="0.1")
-    before = views.canonical_state(v.exchange)
+    before = digest.canonical_state(v.exchange)
     [event] = v("leverage", account="a", symbol=BTC, leverage=1)
     assert event["reason"] == "insufficient_margin"
-    after = views.canonical_state(v.exchange)
+    after = digest.canonical_state(v.exchange)
     assert after[:1] + after[2:] == before[:1] + before[2:], "only seq moved"
 
 
