@@ -46,6 +46,7 @@ from engine.margin import (
     summarize,
 )
 from engine.matching import fillable, match
+from engine.outbox import Outbox
 from engine.pricing import PriceEngine, PriceState
 from engine.sweep import MarginScreen
 from engine.triggers import TriggerBook, is_triggered
@@ -105,9 +106,8 @@ class Exchange(PriceEngine, LiquidationEngine):
         self._swept_at: dict[str, int] = dict.fromkeys(symbols, -1)
         self.screen = MarginScreen(self.instruments)
         """Arrays of every position for the vectorised mark sweep (engine/sweep.py)."""
-        self.now = 0
-        """Simulated time in ns since the epoch; moves only by the ``time`` command."""
-        self.seq = 0
+        self.outbox = Outbox()
+        """The ``seq`` counter, the clock that stamps events, the events being collected."""
         self.next_order_id = 1
         self.next_trade_id = 1
         self.fee_income = 0
@@ -123,9 +123,6 @@ class Exchange(PriceEngine, LiquidationEngine):
         self.withdrawals = 0
         self.open_interest: dict[str, int] = dict.fromkeys(symbols, 0)
         """Lots held long (= held short) per symbol, the insurance fund included."""
-        self._out: list[e.Event] = []
-        self._skipped: frozenset[type] = frozenset()
-        """Event kinds the caller does not want built (``select_events``)."""
         self._dispatch: dict[type, Callable[[Any], None]] = {
             c.Deposit: self._deposit,
             c.Withdraw: self._withdraw,
@@ -152,11 +149,30 @@ class Exchange(PriceEngine, LiquidationEngine):
             u.ReplaceLadder: self._replace_ladder,
         }
 
+    # -- the state of the parts, reachable on the facade ----------------------------------------
+
+    @property
+    def seq(self) -> int:
+        return self.outbox.seq
+
+    @seq.setter
+    def seq(self, value: int) -> None:
+        self.outbox.seq = value
+
+    @property
+    def now(self) -> int:
+        """Simulated time in ns since the epoch; moves only by the ``time`` command."""
+        return self.outbox.now
+
+    @now.setter
+    def now(self, value: int) -> None:
+        self.outbox.now = value
+
     # -- the entry point -----------------------------------------------------------------------
 
     def execute(self, command: c.Command | u.UnitCommand) -> list[e.Event]:
         """Apply one command; return the events it caused, in order."""
-        self._out = out = []
+        out = self.outbox.start()
         handler = self._dispatch.get(type(command))
         if handler is None:
             raise TypeError(f"not a command: {type(command).__name__}")
@@ -169,8 +185,8 @@ class Exchange(PriceEngine, LiquidationEngine):
 
     def error(self, line: int, message: str) -> list[e.Event]:
         """An ``error`` event for input that is not a command at all (numbered like the rest)."""
-        self._out = out = []
-        self._emit(e.Error, line=line, message=message)
+        out = self.outbox.start()
+        self.outbox.emit(e.Error, line=line, message=message)
         return out
 
     def select_events(self, kinds: Iterable[type[e.Event]] | None) -> None:
@@ -182,7 +198,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         acknowledgements saves building millions of them.
         """
         wanted = set(e.ALL_EVENTS if kinds is None else kinds)
-        self._skipped = frozenset(cls for cls in e.ALL_EVENTS if cls not in wanted)
+        self.outbox.skipped = frozenset(cls for cls in e.ALL_EVENTS if cls not in wanted)
 
     # -- read models (DESIGN.md §3.1): no state changes, no seq --------------------------------
 
@@ -202,25 +218,15 @@ class Exchange(PriceEngine, LiquidationEngine):
 
     # -- events --------------------------------------------------------------------------------
 
-    def _emit(self, cls: type[e.Event], **fields: Any) -> None:
-        self.seq += 1
-        if cls not in self._skipped:
-            self._out.append(cls(seq=self.seq, ts=self.now, **fields))
-
     def _reject(self, command: c.Command | u.UnitCommand, reason: RejectReason,
                 message: str) -> None:
         tag = (command.name if isinstance(command, u.UnitCommand)
                else type(command).__struct_config__.tag)
         order_id = getattr(command, "order_id", None)
-        self._emit(e.Rejected, cmd=tag, reason=reason, message=message,
+        self.outbox.emit(e.Rejected, cmd=tag, reason=reason, message=message,
                    account=getattr(command, "account", None),
                    symbol=getattr(command, "symbol", None),
                    order_id=order_id, client_id=getattr(command, "client_id", None))
-
-    def _cancelled(self, order: Order, reason: CancelReason) -> None:
-        self._emit(e.Cancelled, order_id=order.order_id, account=order.account,
-                   symbol=order.symbol, reason=reason, remaining=order.remaining,
-                   client_id=order.client_id)
 
     # -- lookups that refuse -------------------------------------------------------------------
 
@@ -337,7 +343,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         account.deposited += amount
         self._touch(account)
         self.deposits += amount
-        self._emit(e.Balance, account=account.id, amount=amount, kind=BalanceKind.DEPOSIT,
+        self.outbox.emit(e.Balance, account=account.id, amount=amount, kind=BalanceKind.DEPOSIT,
                    wallet_balance=account.wallet)
 
     def _withdraw(self, cmd: c.Withdraw) -> None:
@@ -365,7 +371,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         account.withdrawn += amount
         self._touch(account)
         self.withdrawals += amount
-        self._emit(e.Balance, account=account.id, amount=-amount, kind=BalanceKind.WITHDRAW,
+        self.outbox.emit(e.Balance, account=account.id, amount=-amount, kind=BalanceKind.WITHDRAW,
                    wallet_balance=account.wallet)
 
     def _set_leverage(self, cmd: c.SetLeverage) -> None:
@@ -397,7 +403,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
                           f"{leverage}x needs {format_cash(-after.available_balance)} USDT more "
                           "margin than is available")
-        self._emit(e.Leverage, account=account.id, symbol=cmd.symbol, leverage=leverage)
+        self.outbox.emit(e.Leverage, account=account.id, symbol=cmd.symbol, leverage=leverage)
 
     def _set_margin_mode(self, cmd: c.SetMarginMode) -> None:
         account = self._account(cmd.account)
@@ -415,7 +421,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         if position is not None:
             position.isolated = isolated
         self._touch(account)
-        self._emit(e.MarginModeSet, account=account.id, symbol=cmd.symbol, mode=cmd.mode)
+        self.outbox.emit(e.MarginModeSet, account=account.id, symbol=cmd.symbol, mode=cmd.mode)
 
     def _adjust_isolated_margin(self, cmd: c.AdjustIsolatedMargin) -> None:
         account = self._account(cmd.account)
@@ -449,8 +455,9 @@ class Exchange(PriceEngine, LiquidationEngine):
         account.wallet -= amount
         position.isolated_margin += amount
         self._touch(account)
-        self._emit(e.Balance, account=account.id, amount=amount, kind=BalanceKind.ISOLATED_MARGIN,
-                   wallet_balance=account.wallet, symbol=cmd.symbol)
+        self.outbox.emit(e.Balance, account=account.id, amount=amount,
+                         kind=BalanceKind.ISOLATED_MARGIN, wallet_balance=account.wallet,
+                         symbol=cmd.symbol)
 
     # -- orders: entry -------------------------------------------------------------------------
 
@@ -533,7 +540,7 @@ class Exchange(PriceEngine, LiquidationEngine):
                 raise refusal
         self.next_order_id += 1
         self._open(account, order)
-        self._emit(e.Accepted, order_id=order.order_id, account=order.account,
+        self.outbox.emit(e.Accepted, order_id=order.order_id, account=order.account,
                    symbol=order.symbol, side=order.side, type=order.type, qty=order.qty,
                    tif=order.tif, post_only=order.post_only, reduce_only=order.reduce_only,
                    stp=order.stp, price=order.price, trigger_price=order.trigger_price,
@@ -663,7 +670,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             if order.remaining > allowed:
                 self._shrink(order, order.remaining - allowed, book=None)
                 if order.remaining == 0:
-                    self._cancelled(order, CancelReason.REDUCE_ONLY)
+                    self.outbox.cancelled(order, CancelReason.REDUCE_ONLY)
                     self._close(order)
                     return False
         book = self.books[symbol]
@@ -684,14 +691,14 @@ class Exchange(PriceEngine, LiquidationEngine):
         if order.remaining == 0:
             self._close(order)
         elif stp_expired:
-            self._cancelled(order, CancelReason.STP)
+            self.outbox.cancelled(order, CancelReason.STP)
             self._close(order)
         elif capped:
-            self._cancelled(order, CancelReason.BANKRUPTCY_PRICE)
+            self.outbox.cancelled(order, CancelReason.BANKRUPTCY_PRICE)
             self._close(order)
         elif order.price is None:
             best = book.best_level(Side.SELL if order.is_buy else Side.BUY)
-            self._cancelled(order, CancelReason.NO_LIQUIDITY if best is None
+            self.outbox.cancelled(order, CancelReason.NO_LIQUIDITY if best is None
                             else CancelReason.BAND)
             self._close(order)
         elif order.tif is TimeInForce.GTC:
@@ -699,7 +706,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             if order.reduce_only:  # with the others resting, it may now reduce too much
                 self._fit_reduce_only(account, symbol)
         else:
-            self._cancelled(order, CancelReason.IOC_REMAINDER if order.tif is TimeInForce.IOC
+            self.outbox.cancelled(order, CancelReason.IOC_REMAINDER if order.tif is TimeInForce.IOC
                             else CancelReason.FOK_NOT_FILLED)
             self._close(order)
         return traded
@@ -710,7 +717,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         return on_fill
 
     def _on_stp(self, maker: Order) -> None:
-        self._cancelled(maker, CancelReason.STP)
+        self.outbox.cancelled(maker, CancelReason.STP)
         self._close(maker)
 
     def _trade(self, taker: Order, maker: Order, price: int, qty: int,
@@ -721,7 +728,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         trade_id = self.next_trade_id
         self.next_trade_id += 1
         self.last[symbol] = price
-        self._emit(e.Trade, trade_id=trade_id, symbol=symbol, price=price, qty=qty,
+        self.outbox.emit(e.Trade, trade_id=trade_id, symbol=symbol, price=price, qty=qty,
                    taker_side=taker.side)
         notional = instrument.notional(price, qty)
         taker_fee = mul_rate_up(notional, instrument.taker_fee) if taker_pays_fee else 0
@@ -752,7 +759,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             cover = -account.wallet
             position.isolated_margin -= cover
             account.wallet = 0
-        self._emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
+        self.outbox.emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
                    symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
                    liquidity=liquidity, realized_pnl=realized,
                    position=account.positions[order.symbol].qty, client_id=order.client_id)
@@ -821,7 +828,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         else:
             order.qty -= qty
         if order.remaining:
-            self._emit(e.Amended, order_id=order.order_id, account=order.account,
+            self.outbox.emit(e.Amended, order_id=order.order_id, account=order.account,
                        symbol=order.symbol, qty=order.qty, remaining=order.remaining,
                        price=order.price, reason=AmendReason.REDUCE_ONLY, client_id=order.client_id)
 
@@ -843,7 +850,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         for order in resting:
             if position == 0 or order.is_buy != closing_is_buy or room == 0:
                 book.remove(order)
-                self._cancelled(order, CancelReason.REDUCE_ONLY)
+                self.outbox.cancelled(order, CancelReason.REDUCE_ONLY)
                 self._close(order)
             elif order.remaining > room:
                 self._shrink(order, order.remaining - room, book)
@@ -872,7 +879,7 @@ class Exchange(PriceEngine, LiquidationEngine):
     def _trigger(self, order: Order) -> None:
         assert order.trigger_price is not None and order.trigger_by is not None
         order.type = order.type.triggered_type
-        self._emit(e.Triggered, order_id=order.order_id, account=order.account,
+        self.outbox.emit(e.Triggered, order_id=order.order_id, account=order.account,
                    symbol=order.symbol, trigger_price=order.trigger_price,
                    trigger_by=order.trigger_by, type=order.type, client_id=order.client_id)
         account = self.accounts[order.account]
@@ -880,12 +887,12 @@ class Exchange(PriceEngine, LiquidationEngine):
         if order.reduce_only:
             position = account.position_qty(order.symbol)
             if position == 0 or (position > 0) == order.is_buy:
-                self._cancelled(order, CancelReason.REDUCE_ONLY)
+                self.outbox.cancelled(order, CancelReason.REDUCE_ONLY)
                 self._close(order)
                 return
         refusal = self._entry_refusal(account, instrument, order)
         if refusal is not None:
-            self._cancelled(order, CANCEL_REASON_OF_REFUSAL[refusal.reason])
+            self.outbox.cancelled(order, CANCEL_REASON_OF_REFUSAL[refusal.reason])
             self._close(order)
             return
         self._execute(account, instrument, order)
@@ -903,7 +910,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         account = self._account(cmd.account)
         order = self._find_order(account, cmd.order_id, cmd.client_id)
         self._remove_open(order)
-        self._cancelled(order, CancelReason.USER)
+        self.outbox.cancelled(order, CancelReason.USER)
 
     def _cancel_all(self, cmd: c.CancelAll) -> None:
         account = self._account(cmd.account)
@@ -912,7 +919,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         for order in [o for o in account.orders.values()
                       if cmd.symbol is None or o.symbol == cmd.symbol]:
             self._remove_open(order)
-            self._cancelled(order, CancelReason.USER)
+            self.outbox.cancelled(order, CancelReason.USER)
 
     def _amend(self, cmd: c.AmendOrder) -> None:
         self._amend_with(cmd, self._lots, self._ticks)
@@ -981,7 +988,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             self._fire_triggers(order.symbol)
 
     def _amended(self, order: Order) -> None:
-        self._emit(e.Amended, order_id=order.order_id, account=order.account,
+        self.outbox.emit(e.Amended, order_id=order.order_id, account=order.account,
                    symbol=order.symbol, qty=order.qty, remaining=order.remaining,
                    price=order.price, client_id=order.client_id)
 
@@ -1040,7 +1047,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         for order in cancel:
             book.remove(order)
             self._close(order)
-            self._cancelled(order, CancelReason.USER)
+            self.outbox.cancelled(order, CancelReason.USER)
         for order, lots in shrink:
             book.reduce(order, lots, filled=False)
             self._amended(order)
@@ -1050,7 +1057,7 @@ class Exchange(PriceEngine, LiquidationEngine):
                           qty=lots, price=price, post_only=True)
             self.next_order_id += 1
             self._open(account, order)
-            self._emit(e.Accepted, order_id=order.order_id, account=order.account,
+            self.outbox.emit(e.Accepted, order_id=order.order_id, account=order.account,
                        symbol=symbol, side=order.side, type=order.type, qty=lots,
                        tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
                        price=price)
@@ -1176,7 +1183,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             data = views.instruments_view(self.instruments)
         else:
             data = views.insurance_view(self)
-        self._emit(e.Answer, what=cmd.what, data=data)
+        self.outbox.emit(e.Answer, what=cmd.what, data=data)
 
     # -- state ---------------------------------------------------------------------------------
 

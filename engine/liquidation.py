@@ -117,7 +117,7 @@ class LiquidationEngine(_Base):
         for order in [o for o in account.orders.values()
                       if isolated_symbol is None or o.symbol == isolated_symbol]:
             self._remove_open(order)
-            self._cancelled(order, CancelReason.LIQUIDATION)
+            self.outbox.cancelled(order, CancelReason.LIQUIDATION)
         while self._health(account, isolated_symbol).is_liquidatable:
             symbol = isolated_symbol or self._riskiest_cross_position(account)
             step = self._reduction_step(symbol, account.positions[symbol])
@@ -225,7 +225,7 @@ class LiquidationEngine(_Base):
             account.wallet -= fee
         self._transfer_to_fund(account, fee)
         assert order.price is not None
-        self._emit(e.Liquidation, account=account.id, symbol=symbol, side=order.side, qty=qty,
+        self.outbox.emit(e.Liquidation, account=account.id, symbol=symbol, side=order.side, qty=qty,
                    price=price, bankruptcy_price=order.price, fee=-fee, insurance_delta=fee,
                    stage=LiquidationStage.REDUCE)
 
@@ -296,7 +296,7 @@ class LiquidationEngine(_Base):
         account.wallet -= leftover
         self._touch(account)
         self._transfer_to_fund(account, leftover)
-        self._emit(e.Liquidation, account=account.id, symbol=symbol,
+        self.outbox.emit(e.Liquidation, account=account.id, symbol=symbol,
                    side=Side.SELL if qty > 0 else Side.BUY, qty=abs(qty), price=bankruptcy,
                    bankruptcy_price=bankruptcy, fee=0, insurance_delta=leftover,
                    stage=LiquidationStage.ADL if deleveraged else LiquidationStage.TAKEOVER)
@@ -315,11 +315,11 @@ class LiquidationEngine(_Base):
             remaining -= qty
             for order in [o for o in counterparty.orders.values() if o.symbol == symbol]:
                 self._remove_open(order)
-                self._cancelled(order, CancelReason.ADL)
+                self.outbox.cancelled(order, CancelReason.ADL)
             for who, other, lots in ((counterparty, account, qty if is_long else -qty),
                                      (account, counterparty, -qty if is_long else qty)):
                 realized = self._move_position(who, symbol, lots, price)
-                self._emit(e.Adl, account=who.id, symbol=symbol,
+                self.outbox.emit(e.Adl, account=who.id, symbol=symbol,
                            side=Side.BUY if lots > 0 else Side.SELL, qty=qty, price=price,
                            counterparty=other.id, realized_pnl=realized,
                            position=who.positions[symbol].qty)

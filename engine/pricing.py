@@ -156,7 +156,7 @@ class PriceEngine(_Base):
         self.mark[symbol] = mark
         index = self.index[symbol]
         assert index is not None
-        self._emit(e.Mark, symbol=symbol, index=index, mark=mark, last=self.last[symbol],
+        self.outbox.emit(e.Mark, symbol=symbol, index=index, mark=mark, last=self.last[symbol],
                    funding_rate=self.predicted_funding_rate(symbol),
                    next_funding=self.next_funding(symbol))
         self._after_mark_change(symbol)
@@ -240,7 +240,7 @@ class PriceEngine(_Base):
         state.premium.reset()
         mark = self.mark[symbol]
         assert mark is not None
-        self._emit(e.Funding, symbol=symbol, rate=rate, mark=mark)
+        self.outbox.emit(e.Funding, symbol=symbol, rate=rate, mark=mark)
         # the margin screen lists the holders (read only); the fund is not in it
         self.screen.refresh(self.accounts)
         accounts = self.accounts
@@ -260,7 +260,7 @@ class PriceEngine(_Base):
             account.funding_pnl += delta
             paid += delta
             residue += rest
-            self._emit(e.FundingPayment, account=account.id, symbol=symbol,
+            self.outbox.emit(e.FundingPayment, account=account.id, symbol=symbol,
                        position=position.qty, amount=delta)
         if residue % RATE_SCALE or paid + residue // RATE_SCALE:
             raise AssertionError(f"{symbol} funding does not sum to zero: {paid}, {residue}")

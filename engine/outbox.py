@@ -1,0 +1,44 @@
+"""The event outbox: the one ``seq`` counter, the events of the command being executed, and
+the kinds of events the caller chose not to build (``Exchange.select_events``).
+
+Every part of the exchange is given the same outbox and emits through it, so events are
+numbered in the order they happen whichever part causes them. ``now`` is the engine clock
+that stamps them; only pricing moves it (the ``time`` command and the market step).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import events as e
+from engine.book import Order
+from engine.enums import CancelReason
+
+
+class Outbox:
+    """Numbers, stamps and collects the events of one command."""
+
+    __slots__ = ("seq", "now", "out", "skipped")
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.now = 0
+        """Simulated time in ns since the epoch; moves only by the ``time`` command."""
+        self.out: list[e.Event] = []
+        self.skipped: frozenset[type] = frozenset()
+        """Event kinds the caller does not want built (``select_events``)."""
+
+    def start(self) -> list[e.Event]:
+        """A fresh list for the events of the next command (or error line)."""
+        self.out = out = []
+        return out
+
+    def emit(self, cls: type[e.Event], **fields: Any) -> None:
+        self.seq += 1
+        if cls not in self.skipped:
+            self.out.append(cls(seq=self.seq, ts=self.now, **fields))
+
+    def cancelled(self, order: Order, reason: CancelReason) -> None:
+        self.emit(e.Cancelled, order_id=order.order_id, account=order.account,
+                  symbol=order.symbol, reason=reason, remaining=order.remaining,
+                  client_id=order.client_id)
