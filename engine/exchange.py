@@ -27,7 +27,6 @@ from engine.book import Order, OrderBook
 from engine.enums import (
     CANCEL_REASON_OF_REFUSAL,
     AmendReason,
-    BalanceKind,
     CancelReason,
     Liquidity,
     MarginMode,
@@ -38,6 +37,7 @@ from engine.enums import (
     TriggerBy,
 )
 from engine.instrument import Instrument, default_instruments
+from engine.ledger import INSURANCE, Ledger  # noqa: F401  (snapshot.py reads it here)
 from engine.liquidation import LiquidationEngine
 from engine.margin import (
     order_initial_margin,
@@ -48,7 +48,6 @@ from engine.margin import (
 from engine.matching import fillable, match
 from engine.outbox import Outbox
 from engine.pricing import PriceEngine, PriceState
-from engine.sweep import MarginScreen
 from engine.triggers import TriggerBook, is_triggered
 from engine.units import (
     MAX_UNITS,
@@ -63,8 +62,11 @@ from engine.units import (
     parse_timestamp,
 )
 
-INSURANCE = "@insurance"
-"""The insurance fund's account id; the protocol's account ids cannot contain '@'."""
+
+def _forward(part: str, name: str) -> property:
+    """A facade attribute that is a part's: read and written through to it."""
+    return property(lambda self: getattr(getattr(self, part), name),
+                    lambda self, value: setattr(getattr(self, part), name, value))
 
 
 class Refusal(Exception):
@@ -95,34 +97,13 @@ class Exchange(PriceEngine, LiquidationEngine):
         self.prices = {s: PriceState(i) for s, i in self.instruments.items()}
         self.conditional = {s: TriggerBook() for s in symbols}
         """Orders waiting for their trigger, per symbol, by trigger price (engine/triggers.py)."""
-        self.accounts: dict[str, Account] = {}
-        self._moved: set[str] = set()
-        self._liquidating: Account | None = None
-        """The account the waterfall is working on: its isolated margin is not released."""
-        """Accounts whose positions changed in this command: checked before it returns."""
-        self.writes = 0
-        """Counts writes to wallets and positions (``_touch``): a sweep at an unchanged mark
-        with no write since the symbol's last one is skipped (pricing._remark)."""
-        self._swept_at: dict[str, int] = dict.fromkeys(symbols, -1)
-        self.screen = MarginScreen(self.instruments)
-        """Arrays of every position for the vectorised mark sweep (engine/sweep.py)."""
         self.outbox = Outbox()
         """The ``seq`` counter, the clock that stamps events, the events being collected."""
+        self.ledger = Ledger(self.instruments, self.outbox)
+        """Accounts, the fund and the venue's money: the one writer of wallets and positions."""
+        self._swept_at: dict[str, int] = dict.fromkeys(symbols, -1)
         self.next_order_id = 1
         self.next_trade_id = 1
-        self.fee_income = 0
-        self.insurance = Account(INSURANCE)
-        """The insurance fund: an account that collects clearance fees and takes over what
-        bankrupt accounts leave; its positions count in open interest."""
-        self.rounding = 0
-        """Residue of rounding funding against both sides: keeps money conserved exactly."""
-        self.backstop = 0
-        """What the venue has put into its insurance fund (negative) to keep the fund's wallet
-        from going below zero: funding on positions it holds, or unwinding them at a loss."""
-        self.deposits = 0
-        self.withdrawals = 0
-        self.open_interest: dict[str, int] = dict.fromkeys(symbols, 0)
-        """Lots held long (= held short) per symbol, the insurance fund included."""
         self._dispatch: dict[type, Callable[[Any], None]] = {
             c.Deposit: self._deposit,
             c.Withdraw: self._withdraw,
@@ -168,6 +149,21 @@ class Exchange(PriceEngine, LiquidationEngine):
     def now(self, value: int) -> None:
         self.outbox.now = value
 
+    accounts = _forward("ledger", "accounts")
+    insurance = _forward("ledger", "insurance")
+    screen = _forward("ledger", "screen")
+    writes = _forward("ledger", "writes")
+    open_interest = _forward("ledger", "open_interest")
+    fee_income = _forward("ledger", "fee_income")
+    rounding = _forward("ledger", "rounding")
+    backstop = _forward("ledger", "backstop")
+    deposits = _forward("ledger", "deposits")
+    withdrawals = _forward("ledger", "withdrawals")
+
+    def recount_open_interest(self) -> None:
+        """Rebuild the open-interest totals from the positions (after a snapshot is loaded)."""
+        self.ledger.recount_open_interest()
+
     # -- the entry point -----------------------------------------------------------------------
 
     def execute(self, command: c.Command | u.UnitCommand) -> list[e.Event]:
@@ -204,7 +200,7 @@ class Exchange(PriceEngine, LiquidationEngine):
 
     def view_account(self, account_id: str) -> rm.AccountView | None:
         """The account in engine units, or None when there is no such account."""
-        account = self.accounts.get(account_id)
+        account = self.ledger.accounts.get(account_id)
         return None if account is None else rm.account_view(self, account)
 
     def view_book(self, symbol: str, depth: int = 10) -> rm.BookView:
@@ -231,7 +227,7 @@ class Exchange(PriceEngine, LiquidationEngine):
     # -- lookups that refuse -------------------------------------------------------------------
 
     def _account(self, account_id: str) -> Account:
-        account = self.accounts.get(account_id)
+        account = self.ledger.accounts.get(account_id)
         if account is None:
             raise Refusal(RejectReason.UNKNOWN_ACCOUNT,
                           f"no account {account_id!r}: deposit to open one")
@@ -327,24 +323,13 @@ class Exchange(PriceEngine, LiquidationEngine):
     # -- money ---------------------------------------------------------------------------------
 
     def _deposit(self, cmd: c.Deposit) -> None:
-        self._credit(cmd.account, self._amount(cmd.amount))
+        self.ledger.credit(cmd.account, self._amount(cmd.amount))
 
     def _deposit_units(self, cmd: u.Deposit) -> None:
         if "@" in cmd.account or not cmd.account:
             raise Refusal(RejectReason.UNKNOWN_ACCOUNT,
                           f"{cmd.account!r} is not an account id (letters, digits, _ . : -)")
-        self._credit(cmd.account, self._unit_amount(cmd.amount))
-
-    def _credit(self, account_id: str, amount: int) -> None:
-        account = self.accounts.get(account_id)
-        if account is None:
-            account = self.accounts[account_id] = Account(account_id)
-        account.wallet += amount
-        account.deposited += amount
-        self._touch(account)
-        self.deposits += amount
-        self.outbox.emit(e.Balance, account=account.id, amount=amount, kind=BalanceKind.DEPOSIT,
-                   wallet_balance=account.wallet)
+        self.ledger.credit(cmd.account, self._unit_amount(cmd.amount))
 
     def _withdraw(self, cmd: c.Withdraw) -> None:
         account = self._account(cmd.account)
@@ -367,12 +352,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         if amount > allowed:
             raise Refusal(RejectReason.INSUFFICIENT_BALANCE,
                           f"can withdraw at most {format_cash(allowed)} USDT")
-        account.wallet -= amount
-        account.withdrawn += amount
-        self._touch(account)
-        self.withdrawals += amount
-        self.outbox.emit(e.Balance, account=account.id, amount=-amount, kind=BalanceKind.WITHDRAW,
-                   wallet_balance=account.wallet)
+        self.ledger.debit(account, amount)
 
     def _set_leverage(self, cmd: c.SetLeverage) -> None:
         account = self._account(cmd.account)
@@ -412,15 +392,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             raise Refusal(RejectReason.POSITION_OPEN,
                           f"close the {cmd.symbol} position and its orders before changing "
                           "margin mode")
-        isolated = cmd.mode is MarginMode.ISOLATED
-        if isolated:
-            account.isolated_symbols.add(cmd.symbol)
-        else:
-            account.isolated_symbols.discard(cmd.symbol)
-        position = account.positions.get(cmd.symbol)
-        if position is not None:
-            position.isolated = isolated
-        self._touch(account)
+        self.ledger.set_margin_mode(account, cmd.symbol, cmd.mode is MarginMode.ISOLATED)
         self.outbox.emit(e.MarginModeSet, account=account.id, symbol=cmd.symbol, mode=cmd.mode)
 
     def _adjust_isolated_margin(self, cmd: c.AdjustIsolatedMargin) -> None:
@@ -452,12 +424,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             if -amount > removable:
                 raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
                               f"at most {format_cash(removable)} USDT can be removed")
-        account.wallet -= amount
-        position.isolated_margin += amount
-        self._touch(account)
-        self.outbox.emit(e.Balance, account=account.id, amount=amount,
-                         kind=BalanceKind.ISOLATED_MARGIN, wallet_balance=account.wallet,
-                         symbol=cmd.symbol)
+        self.ledger.move_isolated_margin(account, cmd.symbol, amount)
 
     # -- orders: entry -------------------------------------------------------------------------
 
@@ -588,7 +555,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             limit = band if order.price is None else order.price
             can_fill, worst = fillable(
                 book, is_buy, limit, qty, account.id, order.stp,
-                lambda maker: abs(self.accounts[maker].position_qty(symbol)))
+                lambda maker: abs(self.ledger.accounts[maker].position_qty(symbol)))
             if order.tif is TimeInForce.FOK and can_fill < qty:
                 return Refusal(RejectReason.FOK_NOT_FILLED,
                                "fill-or-kill order cannot be filled in full now")
@@ -654,7 +621,7 @@ class Exchange(PriceEngine, LiquidationEngine):
 
     def _close(self, order: Order) -> None:
         """Forget an order that is done (filled, cancelled or expired)."""
-        self.accounts[order.account].remove_order(order)
+        self.ledger.accounts[order.account].remove_order(order)
 
     # -- orders: matching ----------------------------------------------------------------------
 
@@ -721,8 +688,9 @@ class Exchange(PriceEngine, LiquidationEngine):
         self._close(maker)
 
     def _trade(self, taker: Order, maker: Order, price: int, qty: int,
-               taker_pays_fee: bool = True) -> int:
-        """Book a trade between a taker and a resting maker; return the trade id."""
+               taker_pays_fee: bool = True, taker_liquidated: bool = False) -> int:
+        """Book a trade between a taker and a resting maker; return the trade id.
+        ``taker_liquidated``: the taker is the liquidation waterfall's order."""
         symbol = taker.symbol
         instrument = self.instruments[symbol]
         trade_id = self.next_trade_id
@@ -732,94 +700,25 @@ class Exchange(PriceEngine, LiquidationEngine):
                    taker_side=taker.side)
         notional = instrument.notional(price, qty)
         taker_fee = mul_rate_up(notional, instrument.taker_fee) if taker_pays_fee else 0
-        self._settle_fill(taker, trade_id, price, qty, taker_fee, Liquidity.TAKER)
+        self._settle_fill(taker, trade_id, price, qty, taker_fee, Liquidity.TAKER,
+                          taker_liquidated)
         self._settle_fill(maker, trade_id, price, qty, mul_rate_up(notional, instrument.maker_fee),
                           Liquidity.MAKER)
         if not maker.live:
             self._close(maker)
-        self._fit_reduce_only(self.accounts[maker.account], symbol)
-        self._fit_reduce_only(self._owner(taker.account), symbol)
+        self._fit_reduce_only(self.ledger.accounts[maker.account], symbol)
+        self._fit_reduce_only(self.ledger.owner(taker.account), symbol)
         return trade_id
 
-    def _owner(self, account_id: str) -> Account:
-        """The account of an order: a trader's, or the insurance fund unwinding."""
-        return self.insurance if account_id == INSURANCE else self.accounts[account_id]
-
     def _settle_fill(self, order: Order, trade_id: int, price: int, qty: int, fee: int,
-                     liquidity: Liquidity) -> None:
-        account = self._owner(order.account)
-        realized = self._move_position(account, order.symbol, qty if order.is_buy else -qty,
-                                       price)
-        self._charge_fee(account, fee)
-        position = account.positions[order.symbol]
-        if position.isolated and position.qty and account.wallet < 0:
-            # the margin moved in (at a better price than reserved) or the fee overdrew the
-            # cross wallet: the position pays it back from its own margin, and the margin
-            # test (run after the command) liquidates it if that leaves it short
-            cover = -account.wallet
-            position.isolated_margin -= cover
-            account.wallet = 0
+                     liquidity: Liquidity, liquidated: bool = False) -> None:
+        account = self.ledger.owner(order.account)
+        realized = self.ledger.settle_fill(account, order.symbol,
+                                           qty if order.is_buy else -qty, price, fee, liquidated)
         self.outbox.emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
                    symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
                    liquidity=liquidity, realized_pnl=realized,
                    position=account.positions[order.symbol].qty, client_id=order.client_id)
-
-    def _touch(self, account: Account) -> None:
-        """Note that ``account``'s wallet or positions changed: the margin screen re-reads it
-        before its next sweep. Every write to a wallet or a position must call this."""
-        self.writes += 1
-        if account is not self.insurance:
-            self.screen.dirty.add(account.id)
-
-    def _charge_fee(self, account: Account, fee: int) -> None:
-        self._touch(account)
-        account.wallet -= fee
-        account.fees_paid += fee
-        self.fee_income += fee
-
-    def _move_position(self, account: Account, symbol: str, signed_qty: int, price: int) -> int:
-        """Trade ``signed_qty`` lots of ``account``'s position at ``price``; return the
-        realized PnL. Every position change goes through here: fills, takeovers, ADL.
-
-        Cross: realized PnL goes to the wallet. Isolated: it goes to the position's own margin
-        first; closing then releases the closed share of that margin to the wallet, and
-        opening moves ``notional / leverage`` from the wallet into it.
-        """
-        instrument = self.instruments[symbol]
-        position = account.position(symbol)
-        self._touch(account)
-        if account is not self.insurance:
-            self._moved.add(account.id)
-        before = position.qty
-        realized = position.apply_fill(signed_qty, price, instrument.cash_per_tick_lot)
-        self.open_interest[symbol] += max(0, position.qty) - max(0, before)
-        account.realized_pnl += realized
-        if not position.isolated:
-            account.wallet += realized
-            return realized
-        margin = position.isolated_margin
-        position.isolated_margin += realized  # the position's own margin takes its PnL
-        reducing = before != 0 and (before > 0) != (signed_qty > 0)
-        closing = min(abs(before), abs(signed_qty)) if reducing else 0
-        if closing:
-            left = position.isolated_margin
-            if closing == abs(before):
-                released = left  # closed: whatever is left goes back to the wallet
-            elif account is self._liquidating:
-                released = 0  # while it is liquidated, all of it stays behind the rest
-            else:
-                # the closed share of the margin plus the realized PnL, so the rest of the
-                # position keeps its margin ratio; never negative, never more than is there
-                released = max(0, min(margin * closing // abs(before) + realized, left))
-            position.isolated_margin -= released
-            account.wallet += released
-        opening = abs(signed_qty) - closing
-        if opening:
-            leverage = account.leverage.get(symbol, instrument.default_leverage)
-            moved = ceil_div(opening * price * instrument.cash_per_tick_lot, leverage)
-            account.wallet -= moved
-            position.isolated_margin += moved
-        return realized
 
     def _shrink(self, order: Order, qty: int, book: OrderBook | None) -> None:
         """Take ``qty`` off an order's size for reduce-only, keeping its place in the queue."""
@@ -882,7 +781,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         self.outbox.emit(e.Triggered, order_id=order.order_id, account=order.account,
                    symbol=order.symbol, trigger_price=order.trigger_price,
                    trigger_by=order.trigger_by, type=order.type, client_id=order.client_id)
-        account = self.accounts[order.account]
+        account = self.ledger.accounts[order.account]
         instrument = self.instruments[order.symbol]
         if order.reduce_only:
             position = account.position_qty(order.symbol)
@@ -1186,12 +1085,6 @@ class Exchange(PriceEngine, LiquidationEngine):
         self.outbox.emit(e.Answer, what=cmd.what, data=data)
 
     # -- state ---------------------------------------------------------------------------------
-
-    def recount_open_interest(self) -> None:
-        """Rebuild the open-interest totals from the positions (after a snapshot is loaded)."""
-        for symbol in self.instruments:
-            self.open_interest[symbol] = sum(
-                max(0, a.position_qty(symbol)) for a in [*self.accounts.values(), self.insurance])
 
     def state_hash(self) -> str:
         """A digest of the whole state: equal states give equal hashes (engine/digest.py)."""

@@ -87,7 +87,7 @@ def check_invariants(exchange: Exchange) -> None:
 
 def check_screen_mirrors_accounts(exchange: Exchange) -> None:
     """Every account the margin screen will not re-read must match its arrays exactly: a
-    change to a wallet or position that forgot ``_touch`` would hide it from the sweep."""
+    change to a wallet or position that forgot ``Ledger.touch`` would hide it from the sweep."""
     screen = exchange.screen
     for account_id, account in exchange.accounts.items():
         if account_id in screen.dirty:

@@ -65,10 +65,10 @@ class LiquidationEngine(_Base):
         mark = self.mark[symbol]
         assert mark is not None
         while True:
-            self.screen.refresh(self.accounts)
+            self.ledger.screen.refresh(self.ledger.accounts)
             failing = []
-            for account_id in sorted(self.screen.candidates(symbol, mark)):
-                account = self.accounts[account_id]
+            for account_id in sorted(self.ledger.screen.candidates(symbol, mark)):
+                account = self.ledger.accounts[account_id]
                 position = account.positions[symbol]
                 unit = symbol if position.isolated else None
                 if position.qty and self._health(account, unit).is_liquidatable:
@@ -87,11 +87,11 @@ class LiquidationEngine(_Base):
         ADL close) can leave an account failing the margin test with no mark move to notice
         it: check every account whose positions changed, as a venue's risk engine does after
         fills. Liquidating can move more accounts; repeat until none is left to check."""
-        while self._moved:
-            moved = sorted(self._moved)
-            self._moved.clear()
+        while self.ledger.moved:
+            moved = sorted(self.ledger.moved)
+            self.ledger.moved.clear()
             for account_id in moved:
-                account = self.accounts[account_id]
+                account = self.ledger.accounts[account_id]
                 units = [None] + sorted(s for s, p in account.positions.items()
                                         if p.isolated and p.qty)
                 for unit in units:
@@ -107,13 +107,6 @@ class LiquidationEngine(_Base):
                                account.positions[isolated_symbol], mark)
 
     def _liquidate(self, account: Account, isolated_symbol: str | None) -> None:
-        self._liquidating = account
-        try:
-            self._run_waterfall(account, isolated_symbol)
-        finally:
-            self._liquidating = None
-
-    def _run_waterfall(self, account: Account, isolated_symbol: str | None) -> None:
         for order in [o for o in account.orders.values()
                       if isolated_symbol is None or o.symbol == isolated_symbol]:
             self._remove_open(order)
@@ -193,7 +186,8 @@ class LiquidationEngine(_Base):
 
             def on_fill(maker: Order, price: int, lots: int, order: Order = order) -> None:
                 wallet_before = account.wallet
-                self._trade(order, maker, price, lots, taker_pays_fee=False)
+                self._trade(order, maker, price, lots, taker_pays_fee=False,
+                            taker_liquidated=True)
                 self._clearance_fee(account, order, price, lots,
                                     released=account.wallet - wallet_before)
 
@@ -218,43 +212,23 @@ class LiquidationEngine(_Base):
             left = self._health(account, None).equity
         fee = min(mul_rate_up(instrument.notional(price, qty), instrument.clearance_fee),
                   max(0, left))
-        self._touch(account)
-        if position.isolated and position.qty:
-            position.isolated_margin -= fee
-        else:
-            account.wallet -= fee
-        self._transfer_to_fund(account, fee)
+        self.ledger.charge_clearance_fee(account, symbol, fee)
         assert order.price is not None
         self.outbox.emit(e.Liquidation, account=account.id, symbol=symbol, side=order.side, qty=qty,
                    price=price, bankruptcy_price=order.price, fee=-fee, insurance_delta=fee,
                    stage=LiquidationStage.REDUCE)
 
-    def _transfer_to_fund(self, account: Account, amount: int) -> None:
-        """Move ``amount`` (negative: the fund pays) from the account's ledger to the fund's."""
-        account.liquidation_transfers -= amount
-        self.insurance.liquidation_transfers += amount
-        self.insurance.wallet += amount
-        self._backstop_fund()
-
-    def _backstop_fund(self) -> None:
-        """The venue tops its fund's wallet back up to zero: the fund never owes."""
-        shortfall = -self.insurance.wallet
-        if shortfall > 0:
-            self.insurance.wallet = 0
-            self.insurance.liquidation_transfers += shortfall
-            self.backstop -= shortfall
-
     def _unwind_fund(self, symbol: str) -> None:
         """The fund sells what it took over back into the book (IOC within the price band,
         no fee): it is a backstop, not a trader (PERP-MECHANICS.md §4.1 step 5)."""
-        held = self.insurance.position_qty(symbol)
+        held = self.ledger.insurance.position_qty(symbol)
         if held == 0:
             return
         side = Side.SELL if held > 0 else Side.BUY
         mark = self.mark[symbol]
         assert mark is not None
         limit = self._band(self.instruments[symbol], side is Side.BUY, mark)
-        order = Order(order_id=self.next_order_id, account=self.insurance.id, symbol=symbol,
+        order = Order(order_id=self.next_order_id, account=self.ledger.insurance.id, symbol=symbol,
                       side=side, type=OrderType.LIMIT, qty=abs(held), price=limit,
                       tif=TimeInForce.IOC, stp=StpMode.EXPIRE_MAKER)
         self.next_order_id += 1
@@ -263,7 +237,7 @@ class LiquidationEngine(_Base):
             self._trade(order, maker, price, lots, taker_pays_fee=False)
 
         match(self.books[symbol], order, limit, on_fill, self._on_stp)
-        self._backstop_fund()
+        self.ledger.backstop_fund()
 
     # -- steps 4 and 5: takeover or ADL ---------------------------------------------------------
 
@@ -277,14 +251,14 @@ class LiquidationEngine(_Base):
         assert mark is not None
         instrument = self.instruments[symbol]
         wallet_before = account.wallet
-        fund_equity = cross_health(self.insurance, self.instruments, self.mark).equity
+        fund_equity = cross_health(self.ledger.insurance, self.instruments, self.mark).equity
         # the fund would hold the position from the bankruptcy price, marked at the mark
         deleveraged = fund_equity + qty * (mark - bankruptcy) * instrument.cash_per_tick_lot < 0
         if deleveraged:
             self._deleverage(account, symbol, bankruptcy)
         else:
-            self._move_position(account, symbol, -qty, bankruptcy)
-            self._move_position(self.insurance, symbol, qty, bankruptcy)
+            self.ledger.move_position(account, symbol, -qty, bankruptcy, liquidated=True)
+            self.ledger.move_position(self.ledger.insurance, symbol, qty, bankruptcy)
             self._fit_reduce_only(account, symbol)
         # what is left of a bankrupt position (isolated) or account (cross, once flat)
         if isolated:
@@ -293,9 +267,7 @@ class LiquidationEngine(_Base):
             leftover = 0
         else:
             leftover = account.wallet
-        account.wallet -= leftover
-        self._touch(account)
-        self._transfer_to_fund(account, leftover)
+        self.ledger.seize(account, leftover)
         self.outbox.emit(e.Liquidation, account=account.id, symbol=symbol,
                    side=Side.SELL if qty > 0 else Side.BUY, qty=abs(qty), price=bankruptcy,
                    bankruptcy_price=bankruptcy, fee=0, insurance_delta=leftover,
@@ -318,7 +290,8 @@ class LiquidationEngine(_Base):
                 self.outbox.cancelled(order, CancelReason.ADL)
             for who, other, lots in ((counterparty, account, qty if is_long else -qty),
                                      (account, counterparty, -qty if is_long else qty)):
-                realized = self._move_position(who, symbol, lots, price)
+                realized = self.ledger.move_position(who, symbol, lots, price,
+                                                     liquidated=who is account)
                 self.outbox.emit(e.Adl, account=who.id, symbol=symbol,
                            side=Side.BUY if lots > 0 else Side.SELL, qty=qty, price=price,
                            counterparty=other.id, realized_pnl=realized,
@@ -343,13 +316,13 @@ class LiquidationEngine(_Base):
             ranked = pnl * leverage if pnl > 0 else pnl / leverage
             return (-ranked, -abs(position.qty), account.id)
 
-        holders = [a for a in self.accounts.values()
+        holders = [a for a in self.ledger.accounts.values()
                    if a.id != exclude and (a.position_qty(symbol) > 0) == long_side
                    and a.position_qty(symbol) != 0]
         ranked = sorted(holders, key=score)
-        if self.insurance.position_qty(symbol) and (
-                self.insurance.position_qty(symbol) > 0) == long_side:
-            ranked.append(self.insurance)
+        if self.ledger.insurance.position_qty(symbol) and (
+                self.ledger.insurance.position_qty(symbol) > 0) == long_side:
+            ranked.append(self.ledger.insurance)
         return ranked
 
 

@@ -149,9 +149,10 @@ class PriceEngine(_Base):
         symbol's sweep, which sums every cross position.)"""
         mark = self._compute_mark(symbol)
         if mark == self.mark[symbol] and not always:
-            if self.writes != self._swept_at[symbol] or self.insurance.position_qty(symbol):
+            if (self.ledger.writes != self._swept_at[symbol]
+                    or self.ledger.insurance.position_qty(symbol)):
                 self._check_liquidations(symbol)
-                self._swept_at[symbol] = self.writes
+                self._swept_at[symbol] = self.ledger.writes
             return
         self.mark[symbol] = mark
         index = self.index[symbol]
@@ -160,7 +161,7 @@ class PriceEngine(_Base):
                    funding_rate=self.predicted_funding_rate(symbol),
                    next_funding=self.next_funding(symbol))
         self._after_mark_change(symbol)
-        self._swept_at[symbol] = self.writes
+        self._swept_at[symbol] = self.ledger.writes
 
     def _advance_clock(self, until: int, index: dict[str, int] | None = None) -> None:
         """Move the clock to ``until``: every symbol is sampled up to each funding boundary in
@@ -206,8 +207,9 @@ class PriceEngine(_Base):
 
     def _held(self, symbol: str) -> bool:
         """Does any account (or the fund) hold a position in ``symbol``?"""
-        self.screen.refresh(self.accounts)
-        return self.screen.tables[symbol].size > 0 or self.insurance.position_qty(symbol) != 0
+        self.ledger.screen.refresh(self.ledger.accounts)
+        return (self.ledger.screen.tables[symbol].size > 0
+                or self.ledger.insurance.position_qty(symbol) != 0)
 
     def _sample(self, symbol: str, start: int, end: int) -> None:
         """Sample the unchanged state of ``symbol`` over ``(start, end]``. O(1) in the length."""
@@ -242,28 +244,23 @@ class PriceEngine(_Base):
         assert mark is not None
         self.outbox.emit(e.Funding, symbol=symbol, rate=rate, mark=mark)
         # the margin screen lists the holders (read only); the fund is not in it
-        self.screen.refresh(self.accounts)
-        accounts = self.accounts
-        holders = [accounts[i] for i in self.screen.tables[symbol].owners]
-        if self.insurance.position_qty(symbol):
-            holders.append(self.insurance)
+        self.ledger.screen.refresh(self.ledger.accounts)
+        accounts = self.ledger.accounts
+        holders = [accounts[i] for i in self.ledger.screen.tables[symbol].owners]
+        if self.ledger.insurance.position_qty(symbol):
+            holders.append(self.ledger.insurance)
         holders.sort(key=lambda a: a.id)
         paid = residue = 0
         for account in holders:
             position = account.positions[symbol]
             delta, rest = funding_payment(position.qty, mark, rate, instrument.cash_per_tick_lot)
-            self._touch(account)
-            if position.isolated:
-                position.isolated_margin += delta
-            else:
-                account.wallet += delta
-            account.funding_pnl += delta
+            self.ledger.pay_funding(account, position, delta)
             paid += delta
             residue += rest
             self.outbox.emit(e.FundingPayment, account=account.id, symbol=symbol,
                        position=position.qty, amount=delta)
         if residue % RATE_SCALE or paid + residue // RATE_SCALE:
             raise AssertionError(f"{symbol} funding does not sum to zero: {paid}, {residue}")
-        self.rounding += residue // RATE_SCALE
-        self._backstop_fund()
+        self.ledger.add_rounding(residue // RATE_SCALE)
+        self.ledger.backstop_fund()
         self._check_liquidations(symbol)
