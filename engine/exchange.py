@@ -38,7 +38,7 @@ from engine.enums import (
 )
 from engine.instrument import Instrument, default_instruments
 from engine.ledger import INSURANCE, Ledger  # noqa: F401  (snapshot.py reads it here)
-from engine.liquidation import LiquidationEngine
+from engine.liquidator import Liquidator, bankruptcy_tick
 from engine.margin import (
     order_initial_margin,
     position_initial_margin,
@@ -82,7 +82,7 @@ class Refusal(Exception):
         self.message = message
 
 
-class Exchange(PriceEngine, LiquidationEngine):
+class Exchange(PriceEngine):
     """A deterministic perpetual-futures venue: books, accounts, margin, matching,
     liquidation."""
 
@@ -104,6 +104,9 @@ class Exchange(PriceEngine, LiquidationEngine):
         self._swept_at: dict[str, int] = dict.fromkeys(symbols, -1)
         self.next_order_id = 1
         self.next_trade_id = 1
+        self.liquidator = Liquidator(self.instruments, self.books, self.mark, self.ledger,
+                                     self.outbox, orders=self)
+        """The waterfall, the fund's takeovers and unwinds, ADL."""
         self._dispatch: dict[type, Callable[[Any], None]] = {
             c.Deposit: self._deposit,
             c.Withdraw: self._withdraw,
@@ -176,7 +179,7 @@ class Exchange(PriceEngine, LiquidationEngine):
             handler(command)
         except Refusal as refusal:
             self._reject(command, refusal.reason, refusal.message)
-        self._check_moved_accounts()
+        self.liquidator.check_moved_accounts()
         return out
 
     def error(self, line: int, message: str) -> list[e.Event]:
@@ -648,7 +651,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         if position and (position > 0) != order.is_buy:
             # closing through the bankruptcy price would leave the account owing money: a
             # reducing taker stops there (the liquidation waterfall handles what is left)
-            bankruptcy = self._bankruptcy_tick(account, symbol)
+            bankruptcy = bankruptcy_tick(self.instruments, self.mark, account, symbol)
             capped = bankruptcy > limit if not order.is_buy else bankruptcy < limit
             if capped:
                 limit = bankruptcy
@@ -1053,7 +1056,7 @@ class Exchange(PriceEngine, LiquidationEngine):
         """Mark-triggered orders fire, then accounts that fail the margin test are
         liquidated; liquidation fills can move the last price and fire more orders."""
         self._fire_triggers(symbol)
-        self._check_liquidations(symbol)
+        self.liquidator.check_liquidations(symbol)
         self._fire_triggers(symbol)
 
     def _advance_time(self, cmd: c.AdvanceTime) -> None:
@@ -1085,6 +1088,32 @@ class Exchange(PriceEngine, LiquidationEngine):
         self.outbox.emit(e.Answer, what=cmd.what, data=data)
 
     # -- state ---------------------------------------------------------------------------------
+
+    # -- what the liquidator asks of order entry (until entry is its own part) ----------------
+
+    def take_order_id(self) -> int:
+        order_id = self.next_order_id
+        self.next_order_id += 1
+        return order_id
+
+    def band(self, instrument: Instrument, is_buy: bool, mark: int) -> int:
+        return self._band(instrument, is_buy, mark)
+
+    def remove_open(self, order: Order) -> None:
+        self._remove_open(order)
+
+    def trade(self, taker: Order, maker: Order, price: int, qty: int,
+              taker_pays_fee: bool = True, taker_liquidated: bool = False) -> int:
+        return self._trade(taker, maker, price, qty, taker_pays_fee, taker_liquidated)
+
+    def on_stp(self, maker: Order) -> None:
+        self._on_stp(maker)
+
+    def fit_reduce_only(self, account: Account, symbol: str) -> None:
+        self._fit_reduce_only(account, symbol)
+
+    def fire_triggers(self, symbol: str) -> None:
+        self._fire_triggers(symbol)
 
     def state_hash(self) -> str:
         """A digest of the whole state: equal states give equal hashes (engine/digest.py)."""

@@ -151,7 +151,7 @@ class PriceEngine(_Base):
         if mark == self.mark[symbol] and not always:
             if (self.ledger.writes != self._swept_at[symbol]
                     or self.ledger.insurance.position_qty(symbol)):
-                self._check_liquidations(symbol)
+                self.liquidator.check_liquidations(symbol)
                 self._swept_at[symbol] = self.ledger.writes
             return
         self.mark[symbol] = mark
@@ -263,4 +263,4 @@ class PriceEngine(_Base):
             raise AssertionError(f"{symbol} funding does not sum to zero: {paid}, {residue}")
         self.ledger.add_rounding(residue // RATE_SCALE)
         self.ledger.backstop_fund()
-        self._check_liquidations(symbol)
+        self.liquidator.check_liquidations(symbol)

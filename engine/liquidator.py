@@ -16,14 +16,16 @@ position), in account-id order:
    most profitable, most leveraged opposite positions (BitMEX ranking) at that price.
 
 A bankrupt account's remaining collateral goes to the fund; no wallet is left below zero.
-This is a mixin of ``Exchange``: it owns the waterfall and uses the exchange's bookkeeping.
+The liquidator owns the waterfall; money and positions move through the ledger, orders
+through the order desk it is given (cancel, trade, refit reduce-only, fire triggers).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from engine import events as e
 from engine.book import Order
@@ -48,17 +50,57 @@ from engine.units import mul_rate_up
 
 if TYPE_CHECKING:
     from engine.account import Account, Position
-    from engine.exchange import Exchange
+    from engine.book import OrderBook
+    from engine.instrument import Instrument
+    from engine.ledger import Ledger
+    from engine.outbox import Outbox
 
-    _Base = Exchange
-else:
-    _Base = object
+
+class OrderDesk(Protocol):
+    """What the waterfall asks of order entry (engine/entry.py), wired by the exchange."""
+
+    def take_order_id(self) -> int: ...
+    def band(self, instrument: Instrument, is_buy: bool, mark: int) -> int: ...
+    def remove_open(self, order: Order) -> None: ...
+    def trade(self, taker: Order, maker: Order, price: int, qty: int,
+              taker_pays_fee: bool = True, taker_liquidated: bool = False) -> int: ...
+    def on_stp(self, maker: Order) -> None: ...
+    def fit_reduce_only(self, account: Account, symbol: str) -> None: ...
+    def fire_triggers(self, symbol: str) -> None: ...
 
 
-class LiquidationEngine(_Base):
-    """The waterfall, as methods of the exchange."""
+def bankruptcy_tick(instruments: Mapping[str, Instrument], marks: Mapping[str, int | None],
+                    account: Account, symbol: str) -> int:
+    """The bankruptcy price on the tick that leaves the account no deficit: up for a long,
+    down for a short (PERP-MECHANICS.md E13). At least one tick."""
+    position = account.positions[symbol]
+    collateral, _ = collateral_behind(account, symbol, instruments, marks)
+    price = solve_price(instruments[symbol], position, collateral, 0, False)
+    if price is None:
+        # a long: the collateral covers the whole cost, any price is solvent. A short: no
+        # price is, the rest of the account lost more than this position is worth; the
+        # mark is the least arbitrary place to close it
+        mark = marks[symbol]
+        assert mark is not None
+        return 1 if position.qty > 0 else mark
+    return max(1, math.ceil(price) if position.qty > 0 else math.floor(price))
 
-    def _check_liquidations(self, symbol: str) -> None:
+
+class Liquidator:
+    """The waterfall, the insurance fund's takeovers and unwinds, ADL."""
+
+    def __init__(self, instruments: Mapping[str, Instrument], books: Mapping[str, OrderBook],
+                 marks: dict[str, int | None], ledger: Ledger, outbox: Outbox,
+                 orders: OrderDesk) -> None:
+        self.instruments = instruments
+        self.books = books
+        self.mark = marks
+        """Each symbol's mark price (pricing's; read only)."""
+        self.ledger = ledger
+        self.outbox = outbox
+        self.orders = orders
+
+    def check_liquidations(self, symbol: str) -> None:
         """Liquidate every holder of ``symbol`` that fails the margin test now, in account-id
         order. The numpy screen (engine/sweep.py) names the candidates; each is confirmed
         exactly. ADL can leave a counterparty failing the test, so repeat until none does."""
@@ -75,14 +117,14 @@ class LiquidationEngine(_Base):
                     failing.append((account, unit))
             if not failing:
                 self._unwind_fund(symbol)
-                self._fire_triggers(symbol)  # liquidation and unwind fills move the last price
+                self.orders.fire_triggers(symbol)  # their fills move the last price
                 return
             for account, unit in failing:
                 position = account.positions[symbol]
                 if position.qty and self._health(account, unit).is_liquidatable:
                     self._liquidate(account, unit)
 
-    def _check_moved_accounts(self) -> None:
+    def check_moved_accounts(self) -> None:
         """A fill far from the mark (a resting order the market ran through, a takeover, an
         ADL close) can leave an account failing the margin test with no mark move to notice
         it: check every account whose positions changed, as a venue's risk engine does after
@@ -109,7 +151,7 @@ class LiquidationEngine(_Base):
     def _liquidate(self, account: Account, isolated_symbol: str | None) -> None:
         for order in [o for o in account.orders.values()
                       if isolated_symbol is None or o.symbol == isolated_symbol]:
-            self._remove_open(order)
+            self.orders.remove_open(order)
             self.outbox.cancelled(order, CancelReason.LIQUIDATION)
         while self._health(account, isolated_symbol).is_liquidatable:
             symbol = isolated_symbol or self._riskiest_cross_position(account)
@@ -144,20 +186,8 @@ class LiquidationEngine(_Base):
         keep = tier.floor // (mark * instrument.cash_per_tick_lot)  # the next tier's cap
         return max(1, size - keep)
 
-    def _bankruptcy_tick(self, account: Account, symbol: str) -> int:
-        """The bankruptcy price on the tick that leaves the account no deficit: up for a long,
-        down for a short (PERP-MECHANICS.md E13). At least one tick."""
-        position = account.positions[symbol]
-        collateral, _ = collateral_behind(account, symbol, self.instruments, self.mark)
-        price = solve_price(self.instruments[symbol], position, collateral, 0, False)
-        if price is None:
-            # a long: the collateral covers the whole cost, any price is solvent. A short: no
-            # price is, the rest of the account lost more than this position is worth; the
-            # mark is the least arbitrary place to close it
-            mark = self.mark[symbol]
-            assert mark is not None
-            return 1 if position.qty > 0 else mark
-        return max(1, math.ceil(price) if position.qty > 0 else math.floor(price))
+    def bankruptcy_tick(self, account: Account, symbol: str) -> int:
+        return bankruptcy_tick(self.instruments, self.mark, account, symbol)
 
     # -- step 2 and 3: into the book ------------------------------------------------------------
 
@@ -172,12 +202,11 @@ class LiquidationEngine(_Base):
         position = account.positions[symbol]
         side = Side.SELL if position.qty > 0 else Side.BUY
         book = self.books[symbol]
-        order_id = self.next_order_id
-        self.next_order_id += 1
+        order_id = self.orders.take_order_id()
         filled = 0
         while filled < qty and position.qty:
             level = book.best_level(Side.BUY if side is Side.SELL else Side.SELL)
-            bankruptcy = self._bankruptcy_tick(account, symbol)
+            bankruptcy = self.bankruptcy_tick(account, symbol)
             if level is None or not crosses(side is Side.BUY, bankruptcy, level.price):
                 break
             order = Order(order_id=order_id, account=account.id, symbol=symbol, side=side,
@@ -186,12 +215,12 @@ class LiquidationEngine(_Base):
 
             def on_fill(maker: Order, price: int, lots: int, order: Order = order) -> None:
                 wallet_before = account.wallet
-                self._trade(order, maker, price, lots, taker_pays_fee=False,
+                self.orders.trade(order, maker, price, lots, taker_pays_fee=False,
                             taker_liquidated=True)
                 self._clearance_fee(account, order, price, lots,
                                     released=account.wallet - wallet_before)
 
-            match(book, order, level.price, on_fill, self._on_stp)
+            match(book, order, level.price, on_fill, self.orders.on_stp)
             if order.filled == 0:
                 break
             filled += order.filled
@@ -227,16 +256,15 @@ class LiquidationEngine(_Base):
         side = Side.SELL if held > 0 else Side.BUY
         mark = self.mark[symbol]
         assert mark is not None
-        limit = self._band(self.instruments[symbol], side is Side.BUY, mark)
-        order = Order(order_id=self.next_order_id, account=self.ledger.insurance.id, symbol=symbol,
-                      side=side, type=OrderType.LIMIT, qty=abs(held), price=limit,
+        limit = self.orders.band(self.instruments[symbol], side is Side.BUY, mark)
+        order = Order(order_id=self.orders.take_order_id(), account=self.ledger.insurance.id,
+                      symbol=symbol, side=side, type=OrderType.LIMIT, qty=abs(held), price=limit,
                       tif=TimeInForce.IOC, stp=StpMode.EXPIRE_MAKER)
-        self.next_order_id += 1
 
         def on_fill(maker: Order, price: int, lots: int) -> None:
-            self._trade(order, maker, price, lots, taker_pays_fee=False)
+            self.orders.trade(order, maker, price, lots, taker_pays_fee=False)
 
-        match(self.books[symbol], order, limit, on_fill, self._on_stp)
+        match(self.books[symbol], order, limit, on_fill, self.orders.on_stp)
         self.ledger.backstop_fund()
 
     # -- steps 4 and 5: takeover or ADL ---------------------------------------------------------
@@ -245,7 +273,7 @@ class LiquidationEngine(_Base):
         """The fund takes the rest of the position at the bankruptcy price, or ADL closes it
         there if the fund cannot afford to; the bankrupt account's leftover goes to the fund."""
         position = account.positions[symbol]
-        bankruptcy = self._bankruptcy_tick(account, symbol)
+        bankruptcy = self.bankruptcy_tick(account, symbol)
         qty = position.qty
         mark = self.mark[symbol]
         assert mark is not None
@@ -259,7 +287,7 @@ class LiquidationEngine(_Base):
         else:
             self.ledger.move_position(account, symbol, -qty, bankruptcy, liquidated=True)
             self.ledger.move_position(self.ledger.insurance, symbol, qty, bankruptcy)
-            self._fit_reduce_only(account, symbol)
+            self.orders.fit_reduce_only(account, symbol)
         # what is left of a bankrupt position (isolated) or account (cross, once flat)
         if isolated:
             leftover = account.wallet - wallet_before
@@ -286,7 +314,7 @@ class LiquidationEngine(_Base):
             qty = min(remaining, abs(held.qty))
             remaining -= qty
             for order in [o for o in counterparty.orders.values() if o.symbol == symbol]:
-                self._remove_open(order)
+                self.orders.remove_open(order)
                 self.outbox.cancelled(order, CancelReason.ADL)
             for who, other, lots in ((counterparty, account, qty if is_long else -qty),
                                      (account, counterparty, -qty if is_long else qty)):
@@ -296,7 +324,7 @@ class LiquidationEngine(_Base):
                            side=Side.BUY if lots > 0 else Side.SELL, qty=qty, price=price,
                            counterparty=other.id, realized_pnl=realized,
                            position=who.positions[symbol].qty)
-                self._fit_reduce_only(who, symbol)
+                self.orders.fit_reduce_only(who, symbol)
 
     def _adl_ranking(self, symbol: str, long_side: bool, exclude: str) -> list[Account]:
         """Holders of the given side, highest BitMEX score first: profit % x effective
@@ -326,4 +354,4 @@ class LiquidationEngine(_Base):
         return ranked
 
 
-__all__ = ["LiquidationEngine"]
+__all__ = ["Liquidator", "bankruptcy_tick"]
