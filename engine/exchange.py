@@ -47,7 +47,7 @@ from engine.margin import (
 )
 from engine.matching import fillable, match
 from engine.outbox import Outbox
-from engine.pricing import PriceEngine, PriceState
+from engine.pricing import Pricing
 from engine.triggers import TriggerBook, is_triggered
 from engine.units import (
     MAX_UNITS,
@@ -82,7 +82,7 @@ class Refusal(Exception):
         self.message = message
 
 
-class Exchange(PriceEngine):
+class Exchange:
     """A deterministic perpetual-futures venue: books, accounts, margin, matching,
     liquidation."""
 
@@ -91,17 +91,19 @@ class Exchange(PriceEngine):
             default_instruments() if instruments is None else instruments)
         symbols = list(self.instruments)
         self.books = {s: OrderBook(s) for s in symbols}
-        self.index: dict[str, int | None] = dict.fromkeys(symbols)
-        self.mark: dict[str, int | None] = dict.fromkeys(symbols)
-        self.last: dict[str, int | None] = dict.fromkeys(symbols)
-        self.prices = {s: PriceState(i) for s, i in self.instruments.items()}
         self.conditional = {s: TriggerBook() for s in symbols}
         """Orders waiting for their trigger, per symbol, by trigger price (engine/triggers.py)."""
         self.outbox = Outbox()
         """The ``seq`` counter, the clock that stamps events, the events being collected."""
         self.ledger = Ledger(self.instruments, self.outbox)
         """Accounts, the fund and the venue's money: the one writer of wallets and positions."""
-        self._swept_at: dict[str, int] = dict.fromkeys(symbols, -1)
+        self.pricing = Pricing(self.instruments, self.books, self.ledger, self.outbox,
+                               on_mark_change=self._after_mark_change,
+                               check_liquidations=self._check_liquidations)
+        """Index, mark, funding and the clock."""
+        # the price dicts are pricing's, shared (never replaced): every part reads them
+        self.index, self.mark, self.last = self.pricing.index, self.pricing.mark, self.pricing.last
+        self.prices = self.pricing.prices
         self.next_order_id = 1
         self.next_trade_id = 1
         self.liquidator = Liquidator(self.instruments, self.books, self.mark, self.ledger,
@@ -1027,21 +1029,21 @@ class Exchange(PriceEngine):
 
     def _set_index(self, cmd: c.SetIndex) -> None:
         instrument = self._instrument(cmd.symbol)
-        self._new_index(cmd.symbol, self._ticks(instrument, cmd.price, "price"))
+        self.pricing.new_index(cmd.symbol, self._ticks(instrument, cmd.price, "price"))
 
     def _set_index_units(self, cmd: u.SetIndex) -> None:
         instrument = self._instrument(cmd.symbol)
-        self._new_index(cmd.symbol, self._positive_ticks(instrument, cmd.price, "price"))
+        self.pricing.new_index(cmd.symbol, self._positive_ticks(instrument, cmd.price, "price"))
 
     def _advance_time_units(self, cmd: u.AdvanceTime) -> None:
-        self._advance_clock(self._unit_time(cmd.ts))
+        self.pricing.advance_clock(self._unit_time(cmd.ts))
 
     def _market_step(self, cmd: u.MarketStep) -> None:
         ts = self._unit_time(cmd.ts)
         prices = {}
         for symbol, price in cmd.index.items():  # every price is checked before any is set
             prices[symbol] = self._positive_ticks(self._instrument(symbol), price, "index")
-        self._advance_clock(ts, prices)
+        self.pricing.advance_clock(ts, prices)
 
     def _unit_time(self, ts: int) -> int:
         if type(ts) is not int or not 0 <= ts < 2**63:
@@ -1059,6 +1061,9 @@ class Exchange(PriceEngine):
         self.liquidator.check_liquidations(symbol)
         self._fire_triggers(symbol)
 
+    def _check_liquidations(self, symbol: str) -> None:
+        self.liquidator.check_liquidations(symbol)
+
     def _advance_time(self, cmd: c.AdvanceTime) -> None:
         try:
             ts = parse_timestamp(cmd.ts)
@@ -1067,7 +1072,7 @@ class Exchange(PriceEngine):
         if ts < self.now:
             raise Refusal(RejectReason.TIME_GOES_BACKWARDS,
                           f"{cmd.ts} is before the engine clock")
-        self._advance_clock(ts)
+        self.pricing.advance_clock(ts)
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -1088,6 +1093,13 @@ class Exchange(PriceEngine):
         self.outbox.emit(e.Answer, what=cmd.what, data=data)
 
     # -- state ---------------------------------------------------------------------------------
+
+    def predicted_funding_rate(self, symbol: str) -> int:
+        """The rate the next settlement would use if the interval ended now."""
+        return self.pricing.predicted_funding_rate(symbol)
+
+    def next_funding(self, symbol: str) -> int:
+        return self.pricing.next_funding(symbol)
 
     # -- what the liquidator asks of order entry (until entry is its own part) ----------------
 

@@ -16,6 +16,7 @@ clock advance, never on a trade: a venue's mark moves on its own schedule.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from engine import events as e
@@ -38,11 +39,9 @@ from engine.mark import (
 from engine.units import NS_PER_SECOND, RATE_SCALE
 
 if TYPE_CHECKING:
-    from engine.exchange import Exchange
-
-    _Base = Exchange
-else:
-    _Base = object
+    from engine.book import OrderBook
+    from engine.ledger import Ledger
+    from engine.outbox import Outbox
 
 BASIS_SAMPLE_NS = NS_PER_SECOND
 BASIS_WINDOW = 30
@@ -84,8 +83,32 @@ class PriceState:
                 self.off_hours.state()]
 
 
-class PriceEngine(_Base):
-    """Index, mark, premium sampling and funding, as methods of the exchange."""
+class Pricing:
+    """Index, mark, premium sampling, funding and the clock, per symbol.
+
+    Funding payments go through the ledger. What a mark change sets off (triggers, then
+    liquidations) is the exchange's to sequence: it hands in ``on_mark_change``, and
+    ``check_liquidations`` for the sweeps an unchanged mark or a settlement still owes.
+    """
+
+    def __init__(self, instruments: Mapping[str, Instrument], books: Mapping[str, OrderBook],
+                 ledger: Ledger, outbox: Outbox, on_mark_change: Callable[[str], None],
+                 check_liquidations: Callable[[str], None]) -> None:
+        symbols = list(instruments)
+        self.instruments = instruments
+        self.books = books
+        self.ledger = ledger
+        self.outbox = outbox
+        """Its ``now`` is the engine clock, which only pricing moves."""
+        self.on_mark_change = on_mark_change
+        self.check_liquidations = check_liquidations
+        self.index: dict[str, int | None] = dict.fromkeys(symbols)
+        self.mark: dict[str, int | None] = dict.fromkeys(symbols)
+        self.last: dict[str, int | None] = dict.fromkeys(symbols)
+        """The last trade price; order entry writes it on every trade."""
+        self.prices = {s: PriceState(i) for s, i in instruments.items()}
+        self._swept_at: dict[str, int] = dict.fromkeys(symbols, -1)
+        """``ledger.writes`` at each symbol's last sweep (``remark``)."""
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -108,7 +131,7 @@ class PriceEngine(_Base):
 
     def next_funding(self, symbol: str) -> int:
         interval = self.instruments[symbol].funding_interval_ns
-        return (self.now // interval + 1) * interval
+        return (self.outbox.now // interval + 1) * interval
 
     def _compute_mark(self, symbol: str) -> int:
         instrument = self.instruments[symbol]
@@ -117,7 +140,7 @@ class PriceEngine(_Base):
         if instrument.mark_method == "index":
             return index
         state = self.prices[symbol]
-        if instrument.market_hours and not is_metals_market_open(self.now):
+        if instrument.market_hours and not is_metals_market_open(self.outbox.now):
             # the index is frozen: follow the book (the index until the book has a mid)
             book_mark = state.off_hours.value()
             mark = index if book_mark is None else book_mark
@@ -125,7 +148,7 @@ class PriceEngine(_Base):
             interval = instrument.funding_interval_ns
             basis = state.basis
             mark = median_mark_ticks(index, state.funding_rate,
-                                     self.next_funding(symbol) - self.now, interval,
+                                     self.next_funding(symbol) - self.outbox.now, interval,
                                      basis.half_tick_sum, basis.samples, self.last[symbol])
         if instrument.max_mark_deviation is not None:
             mark = clamp_to_index(mark, index, instrument.max_mark_deviation)
@@ -133,11 +156,11 @@ class PriceEngine(_Base):
 
     # -- commands -------------------------------------------------------------------------------
 
-    def _new_index(self, symbol: str, price: int) -> None:
+    def new_index(self, symbol: str, price: int) -> None:
         self.index[symbol] = price
-        self._remark(symbol, always=True)
+        self.remark(symbol, always=True)
 
-    def _remark(self, symbol: str, always: bool = False) -> None:
+    def remark(self, symbol: str, always: bool = False) -> None:
         """Recompute the mark; announce it and act on it (triggers, liquidations) if it moved.
         An unchanged mark is still a mark update: accounts that trading left failing the
         margin test since the last one are liquidated now, as a venue's next tick would.
@@ -151,7 +174,7 @@ class PriceEngine(_Base):
         if mark == self.mark[symbol] and not always:
             if (self.ledger.writes != self._swept_at[symbol]
                     or self.ledger.insurance.position_qty(symbol)):
-                self.liquidator.check_liquidations(symbol)
+                self.check_liquidations(symbol)
                 self._swept_at[symbol] = self.ledger.writes
             return
         self.mark[symbol] = mark
@@ -160,10 +183,10 @@ class PriceEngine(_Base):
         self.outbox.emit(e.Mark, symbol=symbol, index=index, mark=mark, last=self.last[symbol],
                    funding_rate=self.predicted_funding_rate(symbol),
                    next_funding=self.next_funding(symbol))
-        self._after_mark_change(symbol)
+        self.on_mark_change(symbol)
         self._swept_at[symbol] = self.ledger.writes
 
-    def _advance_clock(self, until: int, index: dict[str, int] | None = None) -> None:
+    def advance_clock(self, until: int, index: dict[str, int] | None = None) -> None:
         """Move the clock to ``until``: every symbol is sampled up to each funding boundary in
         time order, re-marked there, and settled; then re-marked at ``until``, with the new
         ``index`` prices (a market step) set first: once per symbol, not again per index.
@@ -172,7 +195,7 @@ class PriceEngine(_Base):
         between commands, so every interval of the gap would give the same rate and pay no
         one; this keeps a jump of years from producing thousands of events.
         """
-        sampled = dict.fromkeys(self.instruments, self.now)
+        sampled = dict.fromkeys(self.instruments, self.outbox.now)
         while True:
             due = []
             for symbol, instrument in self.instruments.items():
@@ -192,18 +215,18 @@ class PriceEngine(_Base):
             boundary, symbol = min(due)
             self._sample(symbol, sampled[symbol], boundary)
             sampled[symbol] = boundary
-            self.now = boundary
-            self._remark(symbol)
+            self.outbox.now = boundary
+            self.remark(symbol)
             self._settle_funding(symbol)
         for symbol in self.instruments:
             if self.index[symbol] is not None:
                 self._sample(symbol, sampled[symbol], until)
-        self.now = until
+        self.outbox.now = until
         if index:
             self.index.update(index)
         for symbol in self.instruments:
             if self.index[symbol] is not None:
-                self._remark(symbol, always=index is not None and symbol in index)
+                self.remark(symbol, always=index is not None and symbol in index)
 
     def _held(self, symbol: str) -> bool:
         """Does any account (or the fund) hold a position in ``symbol``?"""
@@ -230,7 +253,7 @@ class PriceEngine(_Base):
                 state.off_hours.update_half_ticks(bid + ask, end)
 
     def _settle_funding(self, symbol: str) -> None:
-        """Settle ``symbol``'s funding at ``self.now`` (a boundary) at the current mark.
+        """Settle ``symbol``'s funding at ``self.outbox.now`` (a boundary) at the current mark.
 
         Every position open at this instant pays or receives ``-q x mark x rate``, rounded
         against it; the residue goes to the rounding account, so payments sum to zero exactly.
@@ -263,4 +286,4 @@ class PriceEngine(_Base):
             raise AssertionError(f"{symbol} funding does not sum to zero: {paid}, {residue}")
         self.ledger.add_rounding(residue // RATE_SCALE)
         self.ledger.backstop_fund()
-        self.liquidator.check_liquidations(symbol)
+        self.check_liquidations(symbol)

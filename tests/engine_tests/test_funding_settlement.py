@@ -150,7 +150,7 @@ def test_e16_premium_from_a_real_book_and_the_rate_it_gives() -> None:
           price=price)
     v("place", account="mm", symbol="E16USDT", side="sell", type="limit", qty="1000",
       price="100.30")
-    premium = v.exchange._premium("E16USDT")  # an integer over PREMIUM_SCALE
+    premium = v.exchange.pricing._premium("E16USDT")  # an integer over PREMIUM_SCALE
     assert premium == round(Fraction(13, 4987) * PREMIUM_SCALE), \
         "impact bid 99.759374.. over index 99.50, exactly (then quantised to 1e-12)"
     assert f"{premium / PREMIUM_SCALE * 100:.10f}" == "0.2606777622"
