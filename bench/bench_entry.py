@@ -51,12 +51,12 @@ VIA_EXECUTE = 500
 
 
 def rest(exchange: Exchange, account: str, side: Side, price: int) -> None:
-    """Rest a 1 oz limit order as ``_place`` would once it has passed its checks (setup only:
-    ``check_invariants`` is run on the result)."""
+    """Rest a 1 oz limit order as ``OrderEntry.place`` would once it has passed its checks
+    (setup only: ``check_invariants`` is run on the result)."""
     order = Order(order_id=exchange.next_order_id, account=account, symbol=SYMBOL, side=side,
                   type=OrderType.LIMIT, qty=1_000, price=price)
     exchange.next_order_id += 1
-    exchange._open(exchange.accounts[account], order)
+    exchange.entry._open(exchange.accounts[account], order)
     exchange.books[SYMBOL].add(order)
 
 
