@@ -179,10 +179,10 @@ class OrderEntry:
         self.next_order_id += 1
         self._open(account, order)
         self.outbox.emit(e.Accepted, order_id=order.order_id, account=order.account,
-                   symbol=order.symbol, side=order.side, type=order.type, qty=order.qty,
-                   tif=order.tif, post_only=order.post_only, reduce_only=order.reduce_only,
-                   stp=order.stp, price=order.price, trigger_price=order.trigger_price,
-                   trigger_by=order.trigger_by, client_id=order.client_id)
+                         symbol=order.symbol, side=order.side, type=order.type, qty=order.qty,
+                         tif=order.tif, post_only=order.post_only, reduce_only=order.reduce_only,
+                         stp=order.stp, price=order.price, trigger_price=order.trigger_price,
+                         trigger_by=order.trigger_by, client_id=order.client_id)
         if kind.is_conditional:
             self.conditional[order.symbol][order.order_id] = order
             return
@@ -368,7 +368,7 @@ class OrderEntry:
         self.next_trade_id += 1
         self.last[symbol] = price
         self.outbox.emit(e.Trade, trade_id=trade_id, symbol=symbol, price=price, qty=qty,
-                   taker_side=taker.side)
+                         taker_side=taker.side)
         notional = instrument.notional(price, qty)
         taker_fee = mul_rate_up(notional, instrument.taker_fee) if taker_pays_fee else 0
         self._settle_fill(taker, trade_id, price, qty, taker_fee, Liquidity.TAKER,
@@ -387,9 +387,9 @@ class OrderEntry:
         realized = self.ledger.settle_fill(account, order.symbol,
                                            qty if order.is_buy else -qty, price, fee, liquidated)
         self.outbox.emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
-                   symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
-                   liquidity=liquidity, realized_pnl=realized,
-                   position=account.positions[order.symbol].qty, client_id=order.client_id)
+                         symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
+                         liquidity=liquidity, realized_pnl=realized,
+                         position=account.positions[order.symbol].qty, client_id=order.client_id)
 
     def _shrink(self, order: Order, qty: int, book: OrderBook | None) -> None:
         """Take ``qty`` off an order's size for reduce-only, keeping its place in the queue."""
@@ -399,8 +399,9 @@ class OrderEntry:
             order.qty -= qty
         if order.remaining:
             self.outbox.emit(e.Amended, order_id=order.order_id, account=order.account,
-                       symbol=order.symbol, qty=order.qty, remaining=order.remaining,
-                       price=order.price, reason=AmendReason.REDUCE_ONLY, client_id=order.client_id)
+                             symbol=order.symbol, qty=order.qty, remaining=order.remaining,
+                             price=order.price, reason=AmendReason.REDUCE_ONLY,
+                             client_id=order.client_id)
 
     def fit_reduce_only(self, account: Account, symbol: str) -> None:
         """Shrink or cancel resting reduce-only orders so that together, in priority order,
@@ -450,8 +451,8 @@ class OrderEntry:
         assert order.trigger_price is not None and order.trigger_by is not None
         order.type = order.type.triggered_type
         self.outbox.emit(e.Triggered, order_id=order.order_id, account=order.account,
-                   symbol=order.symbol, trigger_price=order.trigger_price,
-                   trigger_by=order.trigger_by, type=order.type, client_id=order.client_id)
+                         symbol=order.symbol, trigger_price=order.trigger_price,
+                         trigger_by=order.trigger_by, type=order.type, client_id=order.client_id)
         account = self.ledger.accounts[order.account]
         instrument = self.instruments[order.symbol]
         if order.reduce_only:
@@ -534,7 +535,7 @@ class OrderEntry:
                           reduce_only=order.reduce_only, client_id=order.client_id,
                           stp=order.stp)
         # the order's own margin and size must not count against its replacement; marking it
-        # not-live for the checks hides it from resting_shapes and _check_tier, and it keeps
+        # not-live for the checks hides it from resting_shapes and check_tier, and it keeps
         # its queue place if the amend is refused
         order.live = False
         try:
@@ -559,8 +560,8 @@ class OrderEntry:
 
     def _amended(self, order: Order) -> None:
         self.outbox.emit(e.Amended, order_id=order.order_id, account=order.account,
-                   symbol=order.symbol, qty=order.qty, remaining=order.remaining,
-                   price=order.price, client_id=order.client_id)
+                         symbol=order.symbol, qty=order.qty, remaining=order.remaining,
+                         price=order.price, client_id=order.client_id)
 
     # -- orders: the ladder replace of a quoting participant -----------------------------------
 
@@ -628,9 +629,9 @@ class OrderEntry:
             self.next_order_id += 1
             self._open(account, order)
             self.outbox.emit(e.Accepted, order_id=order.order_id, account=order.account,
-                       symbol=symbol, side=order.side, type=order.type, qty=lots,
-                       tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
-                       price=price)
+                             symbol=symbol, side=order.side, type=order.type, qty=lots,
+                             tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
+                             price=price)
             book.add(order)
 
     @staticmethod

@@ -1,15 +1,31 @@
 """The exchange facade: every input is a command, every output a list of events.
 
-``Exchange.execute(command)`` is the one entry point. It dispatches on the command's type,
-converts decimals to engine units (rejecting what does not fit the instrument), and appends
-events, numbered by one ``seq`` counter, to the list it returns. Business refusals are
-``rejected`` events and change nothing; broken invariants raise.
+``Exchange.execute(command)`` is the one entry point. It dispatches on the command's type to
+the part that owns it; business refusals (engine/refusals.py) become ``rejected`` events and
+change nothing; broken invariants raise. The facade is the composition root: it builds the
+parts, hands each the others it needs, and sequences what crosses them. No part imports or
+calls it.
 
-Order entry runs the same checks for a new order and for a conditional order whose trigger
-fired (``_entry_refusal``); a new order that fails them is rejected, a triggered one is
-cancelled with the same reason. Matching is ``engine.matching``; its fills come back through
-``_on_fill``, which moves positions, fees and realized PnL, and keeps resting reduce-only
-orders no larger than the position they reduce.
+The parts, each owning one concept:
+
+- ``outbox`` (outbox.py): the ``seq`` counter, the clock stamp, the events of a command, the
+  kinds ``select_events`` skips. Every part emits through it.
+- ``ledger`` (ledger.py): accounts, the insurance fund, the venue's money, open interest,
+  the margin screen; the one writer of wallets and positions.
+- ``pricing`` (pricing.py): index, mark, premium sampling, funding, the clock; the ``index``,
+  ``time`` and ``step`` commands. Owns the ``index``, ``mark`` and ``last`` dicts.
+- ``entry`` (entry.py): order entry and pre-trade risk (place, amend, cancel, cancel_all,
+  the ladder replace), matching, reduce-only refits, conditional orders and their triggers.
+- ``liquidator`` (liquidator.py): the waterfall, the fund's takeovers and unwinds, ADL; it
+  works orders through ``entry``.
+- ``account_desk`` (account_desk.py): deposits, withdrawals, leverage, margin mode, isolated
+  margin.
+
+What the root sequences: after a mark change, triggers fire, then failing accounts are
+liquidated, then triggers fire again (``_after_mark_change``, handed to pricing); after
+every command, accounts whose positions moved are checked (``liquidator.check_moved_accounts``).
+The state digest is digest.py, the invariants invariants.py, the query answers views.py and
+the read models readmodels.py.
 """
 
 from __future__ import annotations
@@ -23,29 +39,16 @@ from engine import events as e
 from engine import readmodels as rm
 from engine import unit_commands as u
 from engine.account import Account
+from engine.account_desk import AccountDesk
 from engine.book import OrderBook
 from engine.entry import OrderEntry
-from engine.enums import (
-    MarginMode,
-    RejectReason,
-)
+from engine.enums import RejectReason
 from engine.instrument import Instrument, default_instruments
 from engine.ledger import INSURANCE, Ledger  # noqa: F401  (snapshot.py reads it here)
 from engine.liquidator import Liquidator
-from engine.margin import (
-    position_initial_margin,
-    summarize,
-)
 from engine.outbox import Outbox
 from engine.pricing import Pricing
 from engine.refusals import Refusal
-from engine.units import (
-    UnitError,
-    cash_from_decimal,
-    format_cash,
-    format_timestamp,
-    parse_timestamp,
-)
 
 
 def _forward(part: str, name: str) -> property:
@@ -65,7 +68,11 @@ class Exchange:
         """The ``seq`` counter, the clock that stamps events, the events being collected."""
         self.ledger = Ledger(self.instruments, self.outbox)
         """Accounts, the fund and the venue's money: the one writer of wallets and positions."""
+        # the ledger's containers, shared (never replaced): the facade reads them
+        self.accounts, self.screen = self.ledger.accounts, self.ledger.screen
+        self.open_interest = self.ledger.open_interest
         self.books = {s: OrderBook(s) for s in self.instruments}
+        """The order books: order entry writes them, pricing and the liquidator read them."""
         self.pricing = Pricing(self.instruments, self.books, self.ledger, self.outbox,
                                on_mark_change=self._after_mark_change,
                                check_liquidations=self._check_liquidations)
@@ -80,58 +87,44 @@ class Exchange:
         self.liquidator = Liquidator(self.instruments, self.books, self.mark, self.ledger,
                                      self.outbox, orders=self.entry)
         """The waterfall, the fund's takeovers and unwinds, ADL."""
+        self.account_desk = AccountDesk(self.instruments, self.ledger, self.outbox, self.mark,
+                                         check_tier=self.entry.check_tier)
+        """Deposits, withdrawals, leverage, margin mode, isolated margin: checked, then booked."""
         self._dispatch: dict[type, Callable[[Any], None]] = {
-            c.Deposit: self._deposit,
-            c.Withdraw: self._withdraw,
-            c.SetLeverage: self._set_leverage,
-            c.SetMarginMode: self._set_margin_mode,
-            c.AdjustIsolatedMargin: self._adjust_isolated_margin,
+            c.Deposit: self.account_desk.deposit,
+            c.Withdraw: self.account_desk.withdraw,
+            c.SetLeverage: self.account_desk.set_leverage,
+            c.SetMarginMode: self.account_desk.set_margin_mode,
+            c.AdjustIsolatedMargin: self.account_desk.adjust_isolated_margin,
             c.PlaceOrder: self.entry.place,
             c.CancelOrder: self.entry.cancel,
             c.AmendOrder: self.entry.amend,
             c.CancelAll: self.entry.cancel_all,
-            c.SetIndex: self._set_index,
-            c.AdvanceTime: self._advance_time,
+            c.SetIndex: self.pricing.set_index,
+            c.AdvanceTime: self.pricing.advance_time,
             c.Query: self._query,
-            u.Deposit: self._deposit_units,
-            u.Withdraw: self._withdraw_units,
-            u.SetLeverage: self._set_leverage,
+            u.Deposit: self.account_desk.deposit_units,
+            u.Withdraw: self.account_desk.withdraw_units,
+            u.SetLeverage: self.account_desk.set_leverage,
             u.PlaceOrder: self.entry.place_units,
             u.CancelOrder: self.entry.cancel,
             u.AmendOrder: self.entry.amend_units,
             u.CancelAll: self.entry.cancel_all,
-            u.SetIndex: self._set_index_units,
-            u.AdvanceTime: self._advance_time_units,
-            u.MarketStep: self._market_step,
+            u.SetIndex: self.pricing.set_index_units,
+            u.AdvanceTime: self.pricing.advance_time_units,
+            u.MarketStep: self.pricing.market_step,
             u.ReplaceLadder: self.entry.replace_ladder,
         }
 
     # -- the state of the parts, reachable on the facade ----------------------------------------
 
-    @property
-    def seq(self) -> int:
-        return self.outbox.seq
-
-    @seq.setter
-    def seq(self, value: int) -> None:
-        self.outbox.seq = value
-
-    @property
-    def now(self) -> int:
-        """Simulated time in ns since the epoch; moves only by the ``time`` command."""
-        return self.outbox.now
-
-    @now.setter
-    def now(self, value: int) -> None:
-        self.outbox.now = value
-
+    seq = _forward("outbox", "seq")
+    now = _forward("outbox", "now")
+    """Simulated time in ns since the epoch; moves only by the ``time`` command."""
     next_order_id = _forward("entry", "next_order_id")
     next_trade_id = _forward("entry", "next_trade_id")
-    accounts = _forward("ledger", "accounts")
     insurance = _forward("ledger", "insurance")
-    screen = _forward("ledger", "screen")
     writes = _forward("ledger", "writes")
-    open_interest = _forward("ledger", "open_interest")
     fee_income = _forward("ledger", "fee_income")
     rounding = _forward("ledger", "rounding")
     backstop = _forward("ledger", "backstop")
@@ -198,9 +191,9 @@ class Exchange:
                else type(command).__struct_config__.tag)
         order_id = getattr(command, "order_id", None)
         self.outbox.emit(e.Rejected, cmd=tag, reason=reason, message=message,
-                   account=getattr(command, "account", None),
-                   symbol=getattr(command, "symbol", None),
-                   order_id=order_id, client_id=getattr(command, "client_id", None))
+                         account=getattr(command, "account", None),
+                         symbol=getattr(command, "symbol", None),
+                         order_id=order_id, client_id=getattr(command, "client_id", None))
 
     # -- lookups that refuse -------------------------------------------------------------------
 
@@ -210,140 +203,7 @@ class Exchange:
     def _instrument(self, symbol: str) -> Instrument:
         return refusals.instrument_of(self.instruments, symbol)
 
-    def _mark(self, symbol: str) -> int:
-        return refusals.mark_of(self.mark, symbol)
-
-    _amount = staticmethod(refusals.amount)
-    _unit_amount = staticmethod(refusals.unit_amount)
-    _ticks = staticmethod(refusals.ticks)
-    _positive_ticks = staticmethod(refusals.positive_ticks)
-
-    # -- money ---------------------------------------------------------------------------------
-
-    def _deposit(self, cmd: c.Deposit) -> None:
-        self.ledger.credit(cmd.account, self._amount(cmd.amount))
-
-    def _deposit_units(self, cmd: u.Deposit) -> None:
-        if "@" in cmd.account or not cmd.account:
-            raise Refusal(RejectReason.UNKNOWN_ACCOUNT,
-                          f"{cmd.account!r} is not an account id (letters, digits, _ . : -)")
-        self.ledger.credit(cmd.account, self._unit_amount(cmd.amount))
-
-    def _withdraw(self, cmd: c.Withdraw) -> None:
-        account = self._account(cmd.account)
-        self._debit(account, self._amount(cmd.amount))
-
-    def _withdraw_units(self, cmd: u.Withdraw) -> None:
-        account = self._account(cmd.account)
-        self._debit(account, self._unit_amount(cmd.amount))
-
-    def _debit(self, account: Account, amount: int) -> None:
-        allowed = summarize(account, self.instruments, self.mark).max_withdraw
-        if amount > allowed:
-            raise Refusal(RejectReason.INSUFFICIENT_BALANCE,
-                          f"can withdraw at most {format_cash(allowed)} USDT")
-        self.ledger.debit(account, amount)
-
-    def _set_leverage(self, cmd: c.SetLeverage) -> None:
-        account = self._account(cmd.account)
-        instrument = self._instrument(cmd.symbol)
-        leverage = cmd.leverage
-        if leverage < 1:
-            raise Refusal(RejectReason.INVALID_LEVERAGE, f"leverage {leverage} must be >= 1")
-        if leverage > instrument.max_leverage:
-            raise Refusal(RejectReason.LEVERAGE_TOO_HIGH,
-                          f"{cmd.symbol} allows at most {instrument.max_leverage}x")
-        chosen = account.leverage.get(cmd.symbol)
-        previous = instrument.default_leverage if chosen is None else chosen
-        position = account.positions.get(cmd.symbol)
-        if leverage < previous and position is not None and position.isolated and position.qty:
-            # its margin was set at the old leverage; Binance refuses this too (-4161)
-            raise Refusal(RejectReason.POSITION_OPEN,
-                          "cannot lower the leverage of an open isolated position")
-        if leverage > previous:
-            for is_buy in (True, False):
-                self.entry.check_tier(account, instrument, is_buy, 0, 0, leverage)
-        account.leverage[cmd.symbol] = leverage
-        after = summarize(account, self.instruments, self.mark)
-        if after.available_balance < 0 and leverage < previous:
-            if chosen is None:  # a refusal changes nothing: not even the default's entry
-                del account.leverage[cmd.symbol]
-            else:
-                account.leverage[cmd.symbol] = chosen
-            raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
-                          f"{leverage}x needs {format_cash(-after.available_balance)} USDT more "
-                          "margin than is available")
-        self.outbox.emit(e.Leverage, account=account.id, symbol=cmd.symbol, leverage=leverage)
-
-    def _set_margin_mode(self, cmd: c.SetMarginMode) -> None:
-        account = self._account(cmd.account)
-        self._instrument(cmd.symbol)
-        if account.position_qty(cmd.symbol) or account.orders_on(cmd.symbol):
-            raise Refusal(RejectReason.POSITION_OPEN,
-                          f"close the {cmd.symbol} position and its orders before changing "
-                          "margin mode")
-        self.ledger.set_margin_mode(account, cmd.symbol, cmd.mode is MarginMode.ISOLATED)
-        self.outbox.emit(e.MarginModeSet, account=account.id, symbol=cmd.symbol, mode=cmd.mode)
-
-    def _adjust_isolated_margin(self, cmd: c.AdjustIsolatedMargin) -> None:
-        account = self._account(cmd.account)
-        instrument = self._instrument(cmd.symbol)
-        position = account.positions.get(cmd.symbol)
-        if position is None or not position.isolated or position.qty == 0:
-            raise Refusal(RejectReason.NO_ISOLATED_POSITION,
-                          f"{account.id} has no isolated {cmd.symbol} position")
-        try:
-            amount = cash_from_decimal(cmd.amount)
-        except UnitError as exc:
-            raise Refusal(RejectReason.INVALID_AMOUNT, f"amount {exc}") from exc
-        if amount == 0:
-            raise Refusal(RejectReason.INVALID_AMOUNT, "amount must not be zero")
-        mark = self._mark(cmd.symbol)
-        if amount > 0:
-            available = summarize(account, self.instruments, self.mark).available_balance
-            if amount > available:
-                raise Refusal(RejectReason.INSUFFICIENT_BALANCE,
-                              f"{format_cash(max(0, available))} USDT available to add")
-        else:
-            leverage = account.leverage.get(cmd.symbol, instrument.default_leverage)
-            held = position_initial_margin(instrument, position.qty, mark, leverage)
-            margin = position.isolated_margin
-            removable = max(0, min(margin, margin
-                                   + position.unrealized_pnl(mark, instrument.cash_per_tick_lot)
-                                   - held))
-            if -amount > removable:
-                raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
-                              f"at most {format_cash(removable)} USDT can be removed")
-        self.ledger.move_isolated_margin(account, cmd.symbol, amount)
-
-    # -- market inputs -------------------------------------------------------------------------
-
-    def _set_index(self, cmd: c.SetIndex) -> None:
-        instrument = self._instrument(cmd.symbol)
-        self.pricing.new_index(cmd.symbol, self._ticks(instrument, cmd.price, "price"))
-
-    def _set_index_units(self, cmd: u.SetIndex) -> None:
-        instrument = self._instrument(cmd.symbol)
-        self.pricing.new_index(cmd.symbol, self._positive_ticks(instrument, cmd.price, "price"))
-
-    def _advance_time_units(self, cmd: u.AdvanceTime) -> None:
-        self.pricing.advance_clock(self._unit_time(cmd.ts))
-
-    def _market_step(self, cmd: u.MarketStep) -> None:
-        ts = self._unit_time(cmd.ts)
-        prices = {}
-        for symbol, price in cmd.index.items():  # every price is checked before any is set
-            prices[symbol] = self._positive_ticks(self._instrument(symbol), price, "index")
-        self.pricing.advance_clock(ts, prices)
-
-    def _unit_time(self, ts: int) -> int:
-        if type(ts) is not int or not 0 <= ts < 2**63:
-            raise Refusal(RejectReason.INVALID_TIMESTAMP,
-                          f"ts {ts!r} is not nanoseconds since 1970 in a signed 64-bit int")
-        if ts < self.now:
-            raise Refusal(RejectReason.TIME_GOES_BACKWARDS,
-                          f"{format_timestamp(ts)} is before the engine clock")
-        return ts
+    # -- what crosses the parts ----------------------------------------------------------------
 
     def _after_mark_change(self, symbol: str) -> None:
         """Mark-triggered orders fire, then accounts that fail the margin test are
@@ -353,17 +213,9 @@ class Exchange:
         self.entry.fire_triggers(symbol)
 
     def _check_liquidations(self, symbol: str) -> None:
+        """Pricing's sweep at an unchanged mark or after a settlement (pricing is built before
+        the liquidator, which reads its marks)."""
         self.liquidator.check_liquidations(symbol)
-
-    def _advance_time(self, cmd: c.AdvanceTime) -> None:
-        try:
-            ts = parse_timestamp(cmd.ts)
-        except UnitError as exc:
-            raise Refusal(RejectReason.INVALID_TIMESTAMP, str(exc)) from exc
-        if ts < self.now:
-            raise Refusal(RejectReason.TIME_GOES_BACKWARDS,
-                          f"{cmd.ts} is before the engine clock")
-        self.pricing.advance_clock(ts)
 
     # -- queries -------------------------------------------------------------------------------
 

@@ -244,8 +244,8 @@ class Liquidator:
         self.ledger.charge_clearance_fee(account, symbol, fee)
         assert order.price is not None
         self.outbox.emit(e.Liquidation, account=account.id, symbol=symbol, side=order.side, qty=qty,
-                   price=price, bankruptcy_price=order.price, fee=-fee, insurance_delta=fee,
-                   stage=LiquidationStage.REDUCE)
+                         price=price, bankruptcy_price=order.price, fee=-fee, insurance_delta=fee,
+                         stage=LiquidationStage.REDUCE)
 
     def _unwind_fund(self, symbol: str) -> None:
         """The fund sells what it took over back into the book (IOC within the price band,
@@ -297,9 +297,9 @@ class Liquidator:
             leftover = account.wallet
         self.ledger.seize(account, leftover)
         self.outbox.emit(e.Liquidation, account=account.id, symbol=symbol,
-                   side=Side.SELL if qty > 0 else Side.BUY, qty=abs(qty), price=bankruptcy,
-                   bankruptcy_price=bankruptcy, fee=0, insurance_delta=leftover,
-                   stage=LiquidationStage.ADL if deleveraged else LiquidationStage.TAKEOVER)
+                         side=Side.SELL if qty > 0 else Side.BUY, qty=abs(qty), price=bankruptcy,
+                         bankruptcy_price=bankruptcy, fee=0, insurance_delta=leftover,
+                         stage=LiquidationStage.ADL if deleveraged else LiquidationStage.TAKEOVER)
 
     def _deleverage(self, account: Account, symbol: str, price: int) -> None:
         """Close ``account``'s position at ``price`` against the top-ranked opposite
@@ -321,9 +321,9 @@ class Liquidator:
                 realized = self.ledger.move_position(who, symbol, lots, price,
                                                      liquidated=who is account)
                 self.outbox.emit(e.Adl, account=who.id, symbol=symbol,
-                           side=Side.BUY if lots > 0 else Side.SELL, qty=qty, price=price,
-                           counterparty=other.id, realized_pnl=realized,
-                           position=who.positions[symbol].qty)
+                                 side=Side.BUY if lots > 0 else Side.SELL, qty=qty, price=price,
+                                 counterparty=other.id, realized_pnl=realized,
+                                 position=who.positions[symbol].qty)
                 self.orders.fit_reduce_only(who, symbol)
 
     def _adl_ranking(self, symbol: str, long_side: bool, exclude: str) -> list[Account]:

@@ -19,8 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
+from engine import commands as c
 from engine import events as e
-from engine.enums import Side
+from engine import refusals
+from engine import unit_commands as u
+from engine.enums import RejectReason, Side
 from engine.funding import (
     PremiumAverage,
     funding_payment,
@@ -36,7 +39,14 @@ from engine.mark import (
     is_metals_market_open,
     median_mark_ticks,
 )
-from engine.units import NS_PER_SECOND, RATE_SCALE
+from engine.refusals import Refusal
+from engine.units import (
+    NS_PER_SECOND,
+    RATE_SCALE,
+    UnitError,
+    format_timestamp,
+    parse_timestamp,
+)
 
 if TYPE_CHECKING:
     from engine.book import OrderBook
@@ -90,6 +100,9 @@ class Pricing:
     liquidations) is the exchange's to sequence: it hands in ``on_mark_change``, and
     ``check_liquidations`` for the sweeps an unchanged mark or a settlement still owes.
     """
+
+    _ticks = staticmethod(refusals.ticks)
+    _positive_ticks = staticmethod(refusals.positive_ticks)
 
     def __init__(self, instruments: Mapping[str, Instrument], books: Mapping[str, OrderBook],
                  ledger: Ledger, outbox: Outbox, on_mark_change: Callable[[str], None],
@@ -181,8 +194,8 @@ class Pricing:
         index = self.index[symbol]
         assert index is not None
         self.outbox.emit(e.Mark, symbol=symbol, index=index, mark=mark, last=self.last[symbol],
-                   funding_rate=self.predicted_funding_rate(symbol),
-                   next_funding=self.next_funding(symbol))
+                         funding_rate=self.predicted_funding_rate(symbol),
+                         next_funding=self.next_funding(symbol))
         self.on_mark_change(symbol)
         self._swept_at[symbol] = self.ledger.writes
 
@@ -281,9 +294,51 @@ class Pricing:
             paid += delta
             residue += rest
             self.outbox.emit(e.FundingPayment, account=account.id, symbol=symbol,
-                       position=position.qty, amount=delta)
+                             position=position.qty, amount=delta)
         if residue % RATE_SCALE or paid + residue // RATE_SCALE:
             raise AssertionError(f"{symbol} funding does not sum to zero: {paid}, {residue}")
         self.ledger.add_rounding(residue // RATE_SCALE)
         self.ledger.backstop_fund()
         self.check_liquidations(symbol)
+
+    def _instrument(self, symbol: str) -> Instrument:
+        return refusals.instrument_of(self.instruments, symbol)
+
+    # -- commands: the index feed and the clock -----------------------------------------------
+
+    def set_index(self, cmd: c.SetIndex) -> None:
+        instrument = self._instrument(cmd.symbol)
+        self.new_index(cmd.symbol, self._ticks(instrument, cmd.price, "price"))
+
+    def set_index_units(self, cmd: u.SetIndex) -> None:
+        instrument = self._instrument(cmd.symbol)
+        self.new_index(cmd.symbol, self._positive_ticks(instrument, cmd.price, "price"))
+
+    def advance_time_units(self, cmd: u.AdvanceTime) -> None:
+        self.advance_clock(self._unit_time(cmd.ts))
+
+    def market_step(self, cmd: u.MarketStep) -> None:
+        ts = self._unit_time(cmd.ts)
+        prices = {}
+        for symbol, price in cmd.index.items():  # every price is checked before any is set
+            prices[symbol] = self._positive_ticks(self._instrument(symbol), price, "index")
+        self.advance_clock(ts, prices)
+
+    def _unit_time(self, ts: int) -> int:
+        if type(ts) is not int or not 0 <= ts < 2**63:
+            raise Refusal(RejectReason.INVALID_TIMESTAMP,
+                          f"ts {ts!r} is not nanoseconds since 1970 in a signed 64-bit int")
+        if ts < self.outbox.now:
+            raise Refusal(RejectReason.TIME_GOES_BACKWARDS,
+                          f"{format_timestamp(ts)} is before the engine clock")
+        return ts
+
+    def advance_time(self, cmd: c.AdvanceTime) -> None:
+        try:
+            ts = parse_timestamp(cmd.ts)
+        except UnitError as exc:
+            raise Refusal(RejectReason.INVALID_TIMESTAMP, str(exc)) from exc
+        if ts < self.outbox.now:
+            raise Refusal(RejectReason.TIME_GOES_BACKWARDS,
+                          f"{cmd.ts} is before the engine clock")
+        self.advance_clock(ts)
