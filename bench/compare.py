@@ -1,11 +1,16 @@
 """Same seeded workloads through perpsim's book+matching and a pure-Python floor matcher.
 
 Run ``python bench/compare.py [--ops N] [--seed S]``. Each runner runs each workload in its own
-process; the runners must agree on the number of fills and the traded volume, or the run
-exits non-zero. Prints ops/s per runner and the ratio to the floor (DESIGN.md §10).
+process; the runners must agree on the number of fills (maker-taker pairs) and the traded
+volume, or the run exits non-zero. Prints ops/s per runner and the ratio to the floor
+(DESIGN.md §10), by CPU time (``process_time``: the machine is shared), with the wall-clock
+rate beside it. ``--workloads B --runners exchange-2000`` runs a part (the floor always runs).
 
-A runner is a function ``workload -> (fills, volume)``; add one to ``RUNNERS`` (the full
-exchange path is the next one to add).
+A runner is ``prepare(workload) -> run``, ``run() -> (fills, volume, idle ops)``: the setup is
+untimed, ``run`` is timed; the runners must also agree on the idle ops (cancels of orders that
+have filled, market orders that meet an empty side). ``RUNNERS`` holds the floor, perpsim's book and
+matching alone, and perpsim's full exchange path (int-unit commands through ``Exchange.execute``)
+with the orders spread over 2,000 accounts and concentrated on 100.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import random
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from sortedcontainers import SortedList
@@ -93,20 +99,26 @@ def workload_c(ops: int, seed: int) -> list[tuple]:
 
 WORKLOADS = {"A": (workload_a, 200_000), "B": (workload_b, 1_000_000), "C": (workload_c, 51_000)}
 
-# -- runners: workload -> (fills, volume)
+# -- runners: prepare(workload) -> run() -> (fills, volume, idle)
+# ``prepare`` is the untimed setup (an exchange, its accounts and their cash, the index); only
+# ``run`` is timed. A fill is one maker-taker pair, counted as the floor counts it. ``idle``
+# counts the ops that do nothing: cancels of orders that have already filled, and market orders
+# that meet an empty side (the exchange refuses both; the floor skips them).
 
 
-def run_floor(workload: list[tuple]) -> tuple[int, int]:
+def floor_counts(workload: list[tuple]) -> tuple[int, int, int]:
     """The floor: dict price -> [deque of [oid, qty], live count], SortedList of keys."""
     books = ({}, {})  # [is_buy]: price -> [deque, live]
     keys = (SortedList(), SortedList())  # asks by price, bids by -price
     index: dict[int, tuple] = {}
-    fills = volume = 0
+    fills = volume = idle = 0
     for op in workload:
         kind = op[0]
         if kind == CANCEL:
             entry = index.pop(op[1], None)
-            if entry is not None:
+            if entry is None:
+                idle += 1
+            else:
                 cell, is_buy, price = entry
                 cell[1] = 0
                 level = books[is_buy][price]
@@ -119,6 +131,9 @@ def run_floor(workload: list[tuple]) -> tuple[int, int]:
         want = op[4] if kind == LIMIT else op[2]
         limit = op[3] if kind == LIMIT else (1 << 62 if is_buy else -(1 << 62))
         other, okeys = books[not is_buy], keys[not is_buy]
+        if kind == MARKET and not okeys:
+            idle += 1
+            continue
         while want and okeys:
             price = okeys[0] if is_buy else -okeys[0]
             if (price > limit) if is_buy else (price < limit):
@@ -151,10 +166,10 @@ def run_floor(workload: list[tuple]) -> tuple[int, int]:
             level[0].append(cell)
             level[1] += 1
             index[oid] = (cell, is_buy, price)
-    return fills, volume
+    return fills, volume, idle
 
 
-def run_perpsim(workload: list[tuple]) -> tuple[int, int]:
+def perpsim_counts(workload: list[tuple]) -> tuple[int, int, int]:
     """engine.book + engine.matching.match, no accounts."""
     from engine.book import Order, OrderBook
     from engine.enums import OrderType, Side
@@ -172,11 +187,14 @@ def run_perpsim(workload: list[tuple]) -> tuple[int, int]:
 
     orders = book.orders
     taker_id = 1 << 40
+    idle = 0
     for op in workload:
         kind = op[0]
         if kind == CANCEL:
             order = orders.get(op[1])
-            if order is not None:
+            if order is None:
+                idle += 1
+            else:
                 book.remove(order)
             continue
         if kind == LIMIT:
@@ -194,20 +212,155 @@ def run_perpsim(workload: list[tuple]) -> tuple[int, int]:
             order = Order(order_id=taker_id, account="t", symbol="X",
                           side=Side.BUY if is_buy else Side.SELL, type=OrderType.MARKET,
                           qty=qty, price=None)
+            if (book.asks if is_buy else book.bids).best is None:
+                idle += 1
+                continue
             match(book, order, 1 << 62 if is_buy else -(1 << 62), on_fill, on_stp)
-    return totals[0], totals[1]
+    return totals[0], totals[1], idle
 
 
-RUNNERS = {"floor": run_floor, "perpsim": run_perpsim}
-"""name -> runner; the lead adds "exchange" (the full exchange path) here."""
+def run_floor(workload: list[tuple]) -> tuple[int, int]:
+    """(fills, volume) of the floor, for the tests and bench_book."""
+    return floor_counts(workload)[:2]
 
 
-def _timed(args: tuple) -> tuple[int, int, float]:
+def run_perpsim(workload: list[tuple]) -> tuple[int, int]:
+    """(fills, volume) of perpsim's book and matching, for the tests and bench_book."""
+    return perpsim_counts(workload)[:2]
+
+
+BENCH_SYMBOL = "XBENCH"
+BENCH_INSTRUMENT = f"""
+[[instrument]]
+symbol = "{BENCH_SYMBOL}"
+tick_size = 0.01
+lot_size = 0.001
+min_qty = 0.001
+max_qty = 1000
+max_market_qty = 1000
+min_notional = 0
+maker_fee = 0.0002
+taker_fee = 0.0005
+clearance_fee = 0.0125
+funding_interval_hours = 8
+interest_rate = 0.0001
+funding_cap = 0.003
+price_band = 0.5
+mark_method = "index"
+tiers = [{{ notional_floor = 0, notional_cap = 1000000000, max_leverage = 100, mmr = 0.005 }}]
+"""
+"""The workloads' integer prices and sizes as ticks of 0.01 and lots of 0.001 (the book sits
+near 1,000.00 USDT, an order is worth 1-10 USDT): the mark is the index, fixed at MID; the band
+(50 %) holds every price the workloads use, and one wide tier and ample cash mean no order is
+refused for margin, tier or band."""
+START_NS = 1_767_780_000 * 10**9  # 2026-01-07T10:00:00Z
+CASH_PER_ACCOUNT = 10**6 * 10**8  # 1,000,000 USDT in cash units
+
+
+def exchange_runner(accounts: int) -> Callable[[list[tuple]], Callable[[], tuple[int, int, int]]]:
+    """perpsim's full exchange path: every op an int-unit command through ``Exchange.execute``.
+
+    Bids belong to one half of the ``accounts``, asks to the other (round robin by order id;
+    market buys come from the bid half, market sells from the ask half), so a taker never meets
+    its own resting order: self-trade prevention, which the floor does not have, never fires.
+    Only ``Trade`` and ``Rejected`` events are built. Exchange order ids are handed out in
+    sequence from 1 to accepted orders, so the runner numbers its own places; the only refusal
+    allowed is of an idle op: the cancel of an order that has already filled
+    (``unknown_order``) or a market order that meets an empty side (``no_liquidity``).
+    """
+
+    def prepare(workload: list[tuple]) -> Callable[[], tuple[int, int, int]]:
+        from engine import Exchange, OrderType, RejectReason, Side, parse_instruments
+        from engine import events as ev
+        from engine import unit_commands as u
+
+        exchange = Exchange(parse_instruments(BENCH_INSTRUMENT))
+        half = accounts // 2
+        bidders = [f"b{n}" for n in range(half)]
+        askers = [f"a{n}" for n in range(half)]
+        setup: list = [u.AdvanceTime(ts=START_NS)]
+        setup += [u.Deposit(account=name, amount=CASH_PER_ACCOUNT) for name in bidders + askers]
+        setup.append(u.SetIndex(symbol=BENCH_SYMBOL, price=MID))
+        for command in setup:
+            for event in exchange.execute(command):
+                if type(event) is ev.Rejected:
+                    raise AssertionError(f"setup refused: {event}")
+        exchange.select_events([ev.Trade, ev.Rejected])
+
+        def run() -> tuple[int, int, int]:
+            execute, place, cancel = exchange.execute, u.PlaceOrder, u.CancelOrder
+            trade, refused = ev.Trade, ev.Rejected
+            unknown, empty = RejectReason.UNKNOWN_ORDER, RejectReason.NO_LIQUIDITY
+            buy, sell, limit, market = Side.BUY, Side.SELL, OrderType.LIMIT, OrderType.MARKET
+            symbol = BENCH_SYMBOL
+            ids: dict[int, tuple[str, int]] = {}  # workload oid -> (account, exchange order id)
+            next_id = 1
+            takers = 0
+            fills = volume = idle = 0
+            for op in workload:
+                kind = op[0]
+                if kind == LIMIT:
+                    _, oid, is_buy, price, qty = op
+                    account = bidders[oid % half] if is_buy else askers[oid % half]
+                    events = execute(place(account=account, symbol=symbol,
+                                           side=buy if is_buy else sell, type=limit, qty=qty,
+                                           price=price))
+                    ids[oid] = (account, next_id)
+                    next_id += 1
+                elif kind == CANCEL:
+                    account, order_id = ids.pop(op[1])
+                    events = execute(cancel(account=account, order_id=order_id))
+                else:
+                    _, is_buy, qty = op
+                    takers += 1
+                    events = execute(place(
+                        account=bidders[takers % half] if is_buy else askers[takers % half],
+                        symbol=symbol, side=buy if is_buy else sell, type=market, qty=qty))
+                    if events and type(events[0]) is refused:
+                        if events[0].reason is not empty:
+                            raise AssertionError(f"refused: {events[0]}")
+                        idle += 1  # the floor's market order that found nothing to take
+                        continue
+                    next_id += 1
+                for event in events:
+                    if type(event) is trade:
+                        fills += 1
+                        volume += event.qty
+                    elif kind == CANCEL and event.reason is unknown:
+                        idle += 1  # the floor's cancel of an order that already filled
+                    else:
+                        raise AssertionError(f"refused: {event}")
+            return fills, volume, idle
+
+        return run
+
+    return prepare
+
+
+def _untimed(runner: Callable[[list[tuple]], tuple[int, int, int]]
+             ) -> Callable[[list[tuple]], Callable[[], tuple[int, int, int]]]:
+    """A runner with no setup."""
+    return lambda workload: lambda: runner(workload)
+
+
+RUNNERS: dict[str, Callable[[list[tuple]], Callable[[], tuple[int, int, int]]]] = {
+    "floor": _untimed(floor_counts),
+    "perpsim": _untimed(perpsim_counts),
+    "exchange-2000": exchange_runner(2_000),
+    "exchange-100": exchange_runner(100),
+}
+"""name -> prepare: ``prepare(workload)`` is the untimed setup and returns the timed run."""
+
+
+def _timed(args: tuple) -> tuple[int, int, int, float, float]:
+    """(fills, volume, idle, CPU seconds, wall seconds) of one timed run. The ratios use CPU
+    time: the machine is shared, and a runner's wall time counts what other processes ran."""
     runner, name, ops, seed = args
     workload = WORKLOADS[name][0](ops, seed)
-    start = time.perf_counter()
-    fills, volume = RUNNERS[runner](workload)
-    return fills, volume, time.perf_counter() - start
+    run = RUNNERS[runner](workload)
+    cpu, wall = time.process_time(), time.perf_counter()
+    fills, volume, idle = run()
+    return fills, volume, idle, time.process_time() - cpu, time.perf_counter() - wall
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -216,26 +369,39 @@ def main(argv: list[str] | None = None) -> int:
                         help="operations per workload (default: 200k / 1M / 51k)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=1, help="runs per runner; median kept")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS),
+                        help="comma-separated, of " + ", ".join(WORKLOADS))
+    parser.add_argument("--runners", default=",".join(RUNNERS),
+                        help="comma-separated, of " + ", ".join(RUNNERS))
     args = parser.parse_args(argv)
+    runners = ["floor"] + [r for r in args.runners.split(",") if r != "floor"]
+    workloads = args.workloads.split(",")
+    for unknown in set(runners) - RUNNERS.keys() | set(workloads) - WORKLOADS.keys():
+        parser.error(f"no runner or workload {unknown!r}")
     ctx = multiprocessing.get_context("spawn")
     failed = False
-    for name, (_, default_ops) in WORKLOADS.items():
-        ops = args.ops or default_ops
+    for name in workloads:
+        ops = args.ops or WORKLOADS[name][1]
         results = {}
-        for runner in RUNNERS:
+        for runner in runners:
             runs = []
             for _ in range(args.repeat):
                 with ctx.Pool(1) as pool:
                     runs.append(pool.apply(_timed, ((runner, name, ops, args.seed),)))
-            runs.sort(key=lambda r: r[2])
+            runs.sort(key=lambda r: r[3])  # by CPU time
             results[runner] = runs[len(runs) // 2]
         floor = results["floor"]
-        for runner, (fills, volume, seconds) in results.items():
-            agree = (fills, volume) == floor[:2]
+        for runner, (fills, volume, idle, cpu, wall) in results.items():
+            agree = (fills, volume, idle) == floor[:3]
             failed |= not agree
-            print(f"{name} {runner:10} ops={ops:>9} fills={fills:>8} volume={volume:>9} "
-                  f"{ops / seconds:>12,.0f} ops/s  x{floor[2] / seconds:5.2f} of floor"
-                  f"{'' if agree else '  DISAGREES WITH FLOOR'}")
+            print(f"{name} {runner:13} ops={ops:>9} fills={fills:>8} volume={volume:>9} "
+                  f"idle={idle:>6} {ops / cpu:>11,.0f} ops/CPU-s  x{floor[3] / cpu:6.3f} of floor"
+                  f"  ({ops / wall:,.0f} ops/wall-s)"
+                  f"{'' if agree else '  DISAGREES WITH FLOOR'}", flush=True)
+        if {"exchange-2000", "exchange-100"} <= results.keys():
+            spread, concentrated = results["exchange-2000"][3], results["exchange-100"][3]
+            print(f"{name} exchange-100 / exchange-2000: x{spread / concentrated:.2f}",
+                  flush=True)
     return 1 if failed else 0
 
 

@@ -1,14 +1,22 @@
 """A seeded, replay-like mix of market activity: the yardstick for making the engine fast.
 
-``build(seed, seconds)`` returns a list of engine commands (Decimal fields, as a client sends
-them) drawn from ``random.Random(seed)``; ``run(commands)`` executes them through
-``Exchange().execute`` and returns counts and the final ``state_hash()``.
+``build(seed, seconds, face=...)`` returns a list of engine commands drawn from
+``random.Random(seed)``; ``run(commands)`` executes them through ``Exchange().execute`` and
+returns counts and the final ``state_hash()``. The draws are the same for either face:
+
+- ``face="units"`` (the default) drives the engine as a replay will (DESIGN.md §3.1): int-unit
+  commands (engine/unit_commands.py), one ``MarketStep`` (the clock and every index) per
+  simulated second, one ``ReplaceLadder`` per maker re-quote, and ``READ`` as the selected
+  events (the acknowledgements it does not read are not built);
+- ``face="wire"`` sends what a client of the wire sends: Decimal fields and RFC 3339 times,
+  ``time`` then one ``index`` per symbol each second, a re-quote as ``cancel_all`` plus 10 limit
+  orders, every event built. It is the "before" of the benchmark.
 
 The workload, per simulated second from 2026-01-07T10:00:00Z (a Wednesday: metals are open):
 - the clock and every symbol's index (BTCUSDT ~90 000, XAUUSDT ~4 450, XAGUSDT ~78.50, the
   default instruments) move: a small seeded random walk with rare jumps;
-- 2 market makers per symbol re-quote 5 levels a side around the index every 5 s (cancel_all
-  on that symbol + 10 limit orders), the two staggered;
+- 2 market makers per symbol re-quote 5 levels a side around the index every 5 s, the two
+  staggered;
 - one arbitrageur sends an IOC buy below the index and an IOC sell above it on every symbol:
   they trade only when stale quotes have drifted through the index, pulling the book back;
 - 1 000 leveraged accounts (2x-50x) open with market orders in the first minute, 40 % of them
@@ -17,6 +25,9 @@ The workload, per simulated second from 2026-01-07T10:00:00Z (a Wednesday: metal
 
 The builder never sees the engine, so some commands are refused (a reduce-only close of a
 position that a stop or a liquidation already closed): that is part of the mix, and counted.
+With the units face a post-only ladder that would cross the other maker's stale quotes is
+refused whole; the maker then sends the same levels as limit orders (``Requote``), counted as
+``bounced``.
 """
 
 from __future__ import annotations
@@ -27,26 +38,26 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
+from typing import Literal
 
 from engine import Exchange
-from engine.commands import (
-    AdvanceTime,
-    CancelAll,
-    Command,
-    Deposit,
-    PlaceOrder,
-    SetIndex,
-    SetLeverage,
-)
-from engine.enums import OrderType, Side, TimeInForce
-from engine.events import Fill, Liquidation, Rejected, Trade, Triggered
+from engine import commands as c
+from engine import unit_commands as u
+from engine.enums import OrderType, RejectReason, Side, TimeInForce
+from engine.events import Event, Fill, Liquidation, Rejected, Trade, Triggered
+from engine.units import CASH_SCALE, NS_PER_SECOND
 
 START = datetime(2026, 1, 7, 10, 0, 0, tzinfo=UTC)
+START_NS = int(START.timestamp()) * NS_PER_SECOND
 OPENING_SECONDS = 60
 """Accounts open their first positions in this window; the warm-up of the benchmark."""
 ACCOUNTS = 1_000
 REQUOTE_EVERY = 5
 LEVELS = 5
+Face = Literal["units", "wire"]
+POST_ONLY_WOULD_TAKE = RejectReason.POST_ONLY_WOULD_TAKE
+READ: tuple[type[Event], ...] = (Trade, Fill, Liquidation, Triggered, Rejected)
+"""The events the mix reads (``execute_all`` counts them): the units face builds only these."""
 
 
 @dataclass(frozen=True)
@@ -79,10 +90,112 @@ def _specs() -> list[Spec]:
 
 
 SPECS = _specs()
+_BY_SYMBOL = {spec.symbol: spec for spec in SPECS}
 
 
 def _ts(second: int) -> str:
     return (START + timedelta(seconds=second)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# -- the faces: one intent of the mix as the commands of a face ---------------------------------
+
+
+@dataclass(frozen=True)
+class Requote:
+    """A maker's re-quote in engine units: the ``ladder``; if it is refused because a level
+    would trade (post-only) against the other maker's stale quotes, the maker sends the same
+    levels as plain limit orders (``fallback``: cancel_all + 10 limits), which take them, as
+    the wire face's re-quote does. ``execute_all`` does this; it is one input of the mix."""
+
+    ladder: u.ReplaceLadder
+    fallback: tuple[u.UnitCommand, ...]
+
+
+class _Units:
+    """Engine units: ticks, lots, cash units, nanoseconds."""
+
+    @staticmethod
+    def step(second: int, index: dict[str, int]) -> list:
+        return [u.MarketStep(ts=START_NS + second * NS_PER_SECOND, index=dict(index))]
+
+    @staticmethod
+    def deposit(account: str, usdt: int) -> list:
+        return [u.Deposit(account=account, amount=usdt * CASH_SCALE)]
+
+    @staticmethod
+    def leverage(account: str, symbol: str, leverage: int) -> list:
+        return [u.SetLeverage(account=account, symbol=symbol, leverage=leverage)]
+
+    @staticmethod
+    def quotes(maker: str, spec: Spec, bids: list[tuple[int, int]],
+               asks: list[tuple[int, int]]) -> list:
+        fallback = [u.CancelAll(account=maker, symbol=spec.symbol)] + [
+            u.PlaceOrder(account=maker, symbol=spec.symbol, side=side, type=OrderType.LIMIT,
+                         price=ticks, qty=lots)
+            for side, levels in ((Side.BUY, bids), (Side.SELL, asks)) for ticks, lots in levels]
+        return [Requote(u.ReplaceLadder(account=maker, symbol=spec.symbol, bids=tuple(bids),
+                                        asks=tuple(asks)), tuple(fallback))]
+
+    @staticmethod
+    def place(account: str, spec: Spec, side: Side, kind: OrderType, lots: int,
+              price: int | None = None, trigger: int | None = None,
+              tif: TimeInForce = TimeInForce.GTC, reduce_only: bool = False) -> list:
+        return [u.PlaceOrder(account=account, symbol=spec.symbol, side=side, type=kind,
+                             qty=lots, price=price, trigger_price=trigger, tif=tif,
+                             reduce_only=reduce_only)]
+
+    @staticmethod
+    def cancel_all(account: str, symbol: str) -> list:
+        return [u.CancelAll(account=account, symbol=symbol)]
+
+
+class _Wire:
+    """Decimal fields and RFC 3339 times, as a client of the wire sends them."""
+
+    @staticmethod
+    def step(second: int, index: dict[str, int]) -> list:
+        return [c.AdvanceTime(ts=_ts(second))] + [
+            c.SetIndex(symbol=symbol, price=Decimal(ticks) * _BY_SYMBOL[symbol].tick)
+            for symbol, ticks in index.items()]
+
+    @staticmethod
+    def deposit(account: str, usdt: int) -> list:
+        return [c.Deposit(account=account, amount=Decimal(usdt))]
+
+    @staticmethod
+    def leverage(account: str, symbol: str, leverage: int) -> list:
+        return [c.SetLeverage(account=account, symbol=symbol, leverage=leverage)]
+
+    @staticmethod
+    def quotes(maker: str, spec: Spec, bids: list[tuple[int, int]],
+               asks: list[tuple[int, int]]) -> list:
+        out: list = [c.CancelAll(account=maker, symbol=spec.symbol)]
+        for side, levels in ((Side.BUY, bids), (Side.SELL, asks)):
+            out += [c.PlaceOrder(account=maker, symbol=spec.symbol, side=side,
+                                 type=OrderType.LIMIT, price=Decimal(ticks) * spec.tick,
+                                 qty=Decimal(lots) * spec.lot) for ticks, lots in levels]
+        return out
+
+    @staticmethod
+    def place(account: str, spec: Spec, side: Side, kind: OrderType, lots: int,
+              price: int | None = None, trigger: int | None = None,
+              tif: TimeInForce = TimeInForce.GTC, reduce_only: bool = False) -> list:
+        def decimal(ticks: int | None) -> Decimal | None:
+            return None if ticks is None else Decimal(ticks) * spec.tick
+
+        return [c.PlaceOrder(account=account, symbol=spec.symbol, side=side, type=kind,
+                             qty=Decimal(lots) * spec.lot, price=decimal(price),
+                             trigger_price=decimal(trigger), tif=tif, reduce_only=reduce_only)]
+
+    @staticmethod
+    def cancel_all(account: str, symbol: str) -> list:
+        return [c.CancelAll(account=account, symbol=symbol)]
+
+
+FACES = {"units": _Units, "wire": _Wire}
+
+
+# -- the mix ------------------------------------------------------------------------------------
 
 
 @dataclass
@@ -92,24 +205,21 @@ class _Trader:
     leverage: int
     deposit: int
     open_side: Side | None = None
-    qty: Decimal = Decimal(0)
+    lots: int = 0
 
 
 @dataclass
 class _Mix:
     rng: random.Random
+    face: type[_Units] | type[_Wire]
     ticks: dict[str, int] = field(default_factory=dict)
     """Index of each symbol, in ticks."""
 
-    def price(self, spec: Spec, ticks: int) -> Decimal:
-        return Decimal(ticks) * spec.tick
-
-    def qty_for(self, spec: Spec, notional: float) -> Decimal:
+    def lots_for(self, spec: Spec, notional: float) -> int:
         """Lots worth about ``notional`` USDT at the index, at least the minimum notional."""
-        index = float(self.price(spec, self.ticks[spec.symbol]))
+        index = float(Decimal(self.ticks[spec.symbol]) * spec.tick)
         floor = float(spec.min_notional) * 1.2
-        lots = max(1, round(max(notional, floor) / index / float(spec.lot)))
-        return Decimal(lots) * spec.lot
+        return max(1, round(max(notional, floor) / index / float(spec.lot)))
 
     def walk(self, spec: Spec) -> None:
         ticks = self.ticks[spec.symbol]
@@ -118,74 +228,73 @@ class _Mix:
             step += self.rng.choice((-1, 1)) * self.rng.uniform(0.01, 0.025)
         self.ticks[spec.symbol] = max(1, round(ticks * (1 + step)))
 
-    def quotes(self, maker: str, spec: Spec) -> list[Command]:
+    def quotes(self, maker: str, spec: Spec) -> list:
         rng, index = self.rng, self.ticks[spec.symbol]
-        out: list[Command] = [CancelAll(account=maker, symbol=spec.symbol)]
-        for side in (Side.BUY, Side.SELL):
+        ladder: dict[bool, list[tuple[int, int]]] = {True: [], False: []}
+        for is_buy in (True, False):
             for level in range(LEVELS):
                 offset_bp = 2 + 3 * level + rng.random() * 2
                 distance = max(1, round(index * offset_bp / 10_000))
-                ticks = index - distance if side is Side.BUY else index + distance
-                out.append(PlaceOrder(account=maker, symbol=spec.symbol, side=side,
-                                      type=OrderType.LIMIT, price=self.price(spec, ticks),
-                                      qty=self.qty_for(spec, rng.uniform(*spec.level_notional))))
-        return out
+                if ladder[is_buy]:  # one level a price: never inside the level before
+                    distance = max(distance, abs(ladder[is_buy][-1][0] - index) + 1)
+                ticks = index - distance if is_buy else index + distance
+                ladder[is_buy].append(
+                    (ticks, self.lots_for(spec, rng.uniform(*spec.level_notional))))
+        return self.face.quotes(maker, spec, ladder[True], ladder[False])
 
-    def entry(self, trader: _Trader, second: int, stops: dict[int, list[Command]]) -> list[Command]:
+    def entry(self, trader: _Trader, second: int, stops: dict[int, list]) -> list:
         rng, spec = self.rng, trader.spec
         side = Side.BUY if rng.random() < 0.5 else Side.SELL
         notional = trader.deposit * trader.leverage * rng.uniform(0.2, 0.6)
-        qty = self.qty_for(spec, notional)
-        trader.open_side, trader.qty = side, qty
+        lots = self.lots_for(spec, notional)
+        trader.open_side, trader.lots = side, lots
         if rng.random() < 0.4:  # a stop-loss a second later, before the liquidation price
             index = self.ticks[spec.symbol]
             distance = max(2, round(index * rng.uniform(0.3, 0.7) / trader.leverage))
             is_buy = side is Side.BUY
-            trigger = index - distance if is_buy else index + distance
-            stops.setdefault(second + 1, []).append(PlaceOrder(
-                account=trader.name, symbol=spec.symbol,
-                side=Side.SELL if is_buy else Side.BUY, type=OrderType.STOP_MARKET,
-                qty=qty, trigger_price=self.price(spec, trigger), reduce_only=True))
-        return [PlaceOrder(account=trader.name, symbol=spec.symbol, side=side,
-                           type=OrderType.MARKET, qty=qty)]
+            stops.setdefault(second + 1, []).extend(self.face.place(
+                trader.name, spec, Side.SELL if is_buy else Side.BUY, OrderType.STOP_MARKET,
+                lots, trigger=index - distance if is_buy else index + distance,
+                reduce_only=True))
+        return self.face.place(trader.name, spec, side, OrderType.MARKET, lots)
 
-    def exit(self, trader: _Trader) -> list[Command]:
+    def exit(self, trader: _Trader) -> list:
         assert trader.open_side is not None
         side = Side.SELL if trader.open_side is Side.BUY else Side.BUY
         trader.open_side = None
-        return [CancelAll(account=trader.name, symbol=trader.spec.symbol),
-                PlaceOrder(account=trader.name, symbol=trader.spec.symbol, side=side,
-                           type=OrderType.MARKET, qty=trader.qty, reduce_only=True)]
+        return (self.face.cancel_all(trader.name, trader.spec.symbol)
+                + self.face.place(trader.name, trader.spec, side, OrderType.MARKET, trader.lots,
+                                  reduce_only=True))
 
-    def arbitrage(self, spec: Spec) -> list[Command]:
+    def arbitrage(self, spec: Spec) -> list:
         index = self.ticks[spec.symbol]
         edge = max(1, round(index * 0.0004))  # 4 bp through the index
-        qty = self.qty_for(spec, 30_000)
-        return [PlaceOrder(account="arb", symbol=spec.symbol, side=side, type=OrderType.LIMIT,
-                           tif=TimeInForce.IOC, qty=qty,
-                           price=self.price(spec, index - edge if side is Side.BUY
-                                            else index + edge))
-                for side in (Side.BUY, Side.SELL)]
+        lots = self.lots_for(spec, 30_000)
+        out: list = []
+        for side in (Side.BUY, Side.SELL):
+            out += self.face.place("arb", spec, side, OrderType.LIMIT, lots,
+                                   price=index - edge if side is Side.BUY else index + edge,
+                                   tif=TimeInForce.IOC)
+        return out
 
 
-def build(seed: int = 1, seconds: int = OPENING_SECONDS + 300,
-          accounts: int = ACCOUNTS) -> list[Command]:
+def build(seed: int = 1, seconds: int = OPENING_SECONDS + 300, accounts: int = ACCOUNTS,
+          face: Face = "units") -> list:
     """The commands of ``seconds`` simulated seconds of the mix (the first
     ``OPENING_SECONDS`` are the opening, where every account enters)."""
     rng = random.Random(seed)
-    mix = _Mix(rng)
+    mix = _Mix(rng, FACES[face])
+    f = mix.face
     for spec in SPECS:
         mix.ticks[spec.symbol] = round(spec.start / spec.tick)
     makers = {spec.symbol: [f"mm_{spec.symbol}_{n}" for n in range(2)] for spec in SPECS}
-    out: list[Command] = [AdvanceTime(ts=_ts(0))]
-    out += [SetIndex(symbol=spec.symbol, price=mix.price(spec, mix.ticks[spec.symbol]))
-            for spec in SPECS]
+    out: list = f.step(0, mix.ticks)
     for spec in SPECS:
         for maker in makers[spec.symbol]:
-            out += [Deposit(account=maker, amount=Decimal(10**9)),
-                    SetLeverage(account=maker, symbol=spec.symbol, leverage=5)]
-    out.append(Deposit(account="arb", amount=Decimal(10**8)))
-    out += [SetLeverage(account="arb", symbol=spec.symbol, leverage=5) for spec in SPECS]
+            out += f.deposit(maker, 10**9) + f.leverage(maker, spec.symbol, 5)
+    out += f.deposit("arb", 10**8)
+    for spec in SPECS:
+        out += f.leverage("arb", spec.symbol, 5)
     weights = [spec.weight for spec in SPECS]
     traders = []
     for n in range(accounts):
@@ -193,19 +302,17 @@ def build(seed: int = 1, seconds: int = OPENING_SECONDS + 300,
         trader = _Trader(f"t{n}", spec, rng.randint(2, min(50, spec.max_leverage)),
                          rng.randint(100, 2_000))
         traders.append(trader)
-        out += [Deposit(account=trader.name, amount=Decimal(trader.deposit)),
-                SetLeverage(account=trader.name, symbol=spec.symbol, leverage=trader.leverage)]
+        out += f.deposit(trader.name, trader.deposit) + f.leverage(trader.name, spec.symbol,
+                                                                   trader.leverage)
     openings: dict[int, list[_Trader]] = {}
     for trader in traders:
         openings.setdefault(rng.randint(1, OPENING_SECONDS - 1), []).append(trader)
-    stops: dict[int, list[Command]] = {}
+    stops: dict[int, list] = {}
     for second in range(seconds):
         if second:
             for spec in SPECS:
                 mix.walk(spec)
-            out.append(AdvanceTime(ts=_ts(second)))
-            out += [SetIndex(symbol=spec.symbol, price=mix.price(spec, mix.ticks[spec.symbol]))
-                    for spec in SPECS]
+            out += f.step(second, mix.ticks)
         for spec in SPECS:
             for n, maker in enumerate(makers[spec.symbol]):
                 if second % REQUOTE_EVERY == (2 * n) % REQUOTE_EVERY:
@@ -224,24 +331,55 @@ def build(seed: int = 1, seconds: int = OPENING_SECONDS + 300,
     return out
 
 
-def split(commands: list[Command], second: int) -> tuple[list[Command], list[Command]]:
+def split(commands: list, second: int) -> tuple[list, list]:
     """The commands before the clock reaches ``second``, and the rest."""
-    ts = _ts(second)
+    ts, ns = _ts(second), START_NS + second * NS_PER_SECOND
     for n, command in enumerate(commands):
-        if isinstance(command, AdvanceTime) and command.ts == ts:
+        if (type(command) is c.AdvanceTime and command.ts == ts
+                or type(command) is u.MarketStep and command.ts == ns):
             return commands[:n], commands[n:]
     return commands, []
+
+
+def requotes(commands: list) -> int:
+    """The makers' re-quotes among ``commands``, in either face."""
+    return sum(1 for command in commands if type(command) is Requote
+               or type(command) is c.CancelAll and command.account.startswith("mm_"))
+
+
+def face_of(commands: list) -> Face:
+    return "wire" if commands and isinstance(commands[0], c.Command) else "units"
+
+
+def new_exchange(face: Face) -> Exchange:
+    """An exchange with the default instruments, building the events the face reads."""
+    exchange = Exchange()
+    if face == "units":
+        exchange.select_events(READ)
+    return exchange
+
+
+def final_state(exchange: Exchange) -> tuple:
+    """What the mix leaves, read through the views: per symbol (mark, last, open interest),
+    and the insurance fund's balance."""
+    return (tuple((symbol, view.mark, view.last, view.open_interest)
+                  for symbol in exchange.instruments
+                  for view in [exchange.view_symbol(symbol)]),
+            exchange.view_insurance().balance)
 
 
 @dataclass(frozen=True)
 class Counts:
     commands: int
     events: int
+    """The events built (with the units face: only the ``READ`` kinds)."""
     trades: int
     fills: int
     liquidations: int
     triggered: int
     rejected: int
+    bounced: int
+    """Re-quotes whose post-only ladder was refused and sent as limit orders (``Requote``)."""
 
 
 @dataclass(frozen=True)
@@ -249,12 +387,19 @@ class Summary(Counts):
     state_hash: str
 
 
-def execute_all(exchange: Exchange, commands: list[Command]) -> Counts:
+def execute_all(exchange: Exchange, commands: list) -> Counts:
     """Execute ``commands`` on ``exchange`` and count what happened."""
     execute = exchange.execute
-    events = trades = fills = liquidations = triggered = rejected = 0
+    events = trades = fills = liquidations = triggered = rejected = bounced = 0
     for command in commands:
-        for event in execute(command):
+        if type(command) is Requote:
+            out = execute(command.ladder)
+            if out and type(out[0]) is Rejected and out[0].reason is POST_ONLY_WOULD_TAKE:
+                bounced += 1
+                out = [event for fallback in command.fallback for event in execute(fallback)]
+        else:
+            out = execute(command)
+        for event in out:
             events += 1
             kind = type(event)
             if kind is Fill:
@@ -267,24 +412,27 @@ def execute_all(exchange: Exchange, commands: list[Command]) -> Counts:
                 triggered += 1
             elif kind is Rejected:
                 rejected += 1
-    return Counts(len(commands), events, trades, fills, liquidations, triggered, rejected)
+    return Counts(len(commands), events, trades, fills, liquidations, triggered, rejected,
+                  bounced)
 
 
-def run(commands: list[Command]) -> Summary:
+def run(commands: list) -> Summary:
     """Execute ``commands`` on a new exchange; the counts and the final ``state_hash()``."""
-    exchange = Exchange()
+    exchange = new_exchange(face_of(commands))
     counts = execute_all(exchange, commands)
     return Summary(**vars(counts), state_hash=exchange.state_hash())
 
 
 if __name__ == "__main__":
+    import sys
     import time
 
-    commands = build()
-    cpu, wall = time.process_time(), time.perf_counter()
-    summary = run(commands)
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    print(summary)
-    seconds = OPENING_SECONDS + 300
-    print(f"{seconds} simulated s in {cpu:.2f} CPU s / {wall:.2f} wall s: "
-          f"{seconds / cpu:.1f} sim s per CPU s, {seconds / wall:.1f}x real time")
+    for face in sys.argv[1:] or ["wire", "units"]:
+        commands = build(face=face)  # type: ignore[arg-type]
+        cpu, wall = time.process_time(), time.perf_counter()
+        summary = run(commands)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        print(face, summary)
+        seconds = OPENING_SECONDS + 300
+        print(f"{face}: {seconds} simulated s in {cpu:.2f} CPU s / {wall:.2f} wall s: "
+              f"{seconds / cpu:.1f} sim s per CPU s, {seconds / wall:.1f}x real time")
