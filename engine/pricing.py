@@ -38,6 +38,7 @@ from engine.mark import (
 from engine.units import NS_PER_SECOND, RATE_SCALE
 
 if TYPE_CHECKING:
+    from engine.account import Account, Position
     from engine.exchange import Exchange
 
     _Base = Exchange
@@ -249,6 +250,7 @@ class PriceEngine(_Base):
             holders.append(self.insurance)
         holders.sort(key=lambda a: a.id)
         paid = residue = 0
+        drained: list[Account] = []
         for account in holders:
             position = account.positions[symbol]
             delta, rest = funding_payment(position.qty, mark, rate, instrument.cash_per_tick_lot)
@@ -262,8 +264,36 @@ class PriceEngine(_Base):
             residue += rest
             self._emit(e.FundingPayment, account=account.id, symbol=symbol,
                        position=position.qty, amount=delta)
+            if (account is not self.insurance
+                    and (position.isolated_margin < 0 or account.wallet < 0)
+                    and self._cover_funding_shortfall(account, position)):
+                drained.append(account)
         if residue % RATE_SCALE or paid + residue // RATE_SCALE:
             raise AssertionError(f"{symbol} funding does not sum to zero: {paid}, {residue}")
         self.rounding += residue // RATE_SCALE
         self._backstop_fund()
         self._check_liquidations(symbol)
+        for account in drained:  # the cross part that paid an isolated debt
+            if self._health(account, None).is_liquidatable:
+                self._liquidate(account, None)
+
+    def _cover_funding_shortfall(self, account: Account, position: Position) -> bool:
+        """A payment larger than the cash behind it (a position in profit can owe more than
+        its margin and still pass the margin test): nothing is left below zero. Returns
+        whether the cross wallet paid part of an isolated position's payment.
+
+        What an isolated margin cannot pay is the account's debt, paid from its cross wallet
+        (isolation caps what a liquidation takes, not what funding costs: Bybit-family venues
+        charge funding to the available balance and the position margin alike); the cross
+        part that paid is checked after the settlement. What the wallet cannot pay either,
+        the insurance fund pays, as it tops a bankrupt wallet up to zero (PERP-MECHANICS.md
+        §4.1 step 5): the receivers are paid in full and money stays conserved. (The fund's
+        own wallet is topped up by the venue's backstop, ``_backstop_fund``.)"""
+        drained = position.isolated_margin < 0
+        if drained:
+            account.wallet += position.isolated_margin
+            position.isolated_margin = 0
+        if account.wallet < 0:
+            self._transfer_to_fund(account, account.wallet)  # negative: the fund pays
+            account.wallet = 0
+        return drained
