@@ -215,8 +215,9 @@ class PriceEngine(_Base):
         if end <= start:
             return
         state = self.prices[symbol]
-        state.premium.add_scaled(self._premium(symbol),
-                                 end // PREMIUM_SAMPLE_NS - start // PREMIUM_SAMPLE_NS)
+        count = end // PREMIUM_SAMPLE_NS - start // PREMIUM_SAMPLE_NS
+        if count:  # no premium sample falls in a span within one 5 s step: no book walk
+            state.premium.add_scaled(self._premium(symbol), count)
         book = self.books[symbol]
         bid, ask = book.best_bid(), book.best_ask()
         if bid is not None and ask is not None:
