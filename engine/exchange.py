@@ -30,7 +30,7 @@ the read models readmodels.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from engine import commands as c
@@ -212,10 +212,13 @@ class Exchange:
         self.liquidator.check_liquidations(symbol)
         self.entry.fire_triggers(symbol)
 
-    def _check_liquidations(self, symbol: str) -> None:
-        """Pricing's sweep at an unchanged mark or after a settlement (pricing is built before
-        the liquidator, which reads its marks)."""
+    def _check_liquidations(self, symbol: str, cross_parts: Sequence[Account]) -> None:
+        """Pricing's sweep at an unchanged mark or after a settlement, then the cross parts
+        that paid an isolated position's funding (pricing is built before the liquidator,
+        which reads its marks)."""
         self.liquidator.check_liquidations(symbol)
+        for account in cross_parts:
+            self.liquidator.check_account(account, None)
 
     # -- queries -------------------------------------------------------------------------------
 

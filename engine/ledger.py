@@ -187,6 +187,27 @@ class Ledger:
             account.wallet += delta
         account.funding_pnl += delta
 
+    def cover_funding_shortfall(self, account: Account, position: Position) -> bool:
+        """After a payment larger than the cash behind it (a position in profit can owe more
+        than its margin and still pass the margin test), leave nothing below zero. Returns
+        whether the cross wallet paid part of an isolated position's payment.
+
+        What an isolated margin cannot pay is the account's debt, paid from its cross wallet
+        (isolation caps what a liquidation takes, not what funding costs: Bybit-family venues
+        charge funding to the available balance and the position margin alike); the cross
+        part that paid is checked after the settlement. What the wallet cannot pay either,
+        the insurance fund pays, as it tops a bankrupt wallet up to zero (PERP-MECHANICS.md
+        §4.1 step 5): the receivers are paid in full and money stays conserved (the fund's own
+        wallet is topped up by the venue's backstop)."""
+        drained = position.isolated_margin < 0
+        if drained:
+            account.wallet += position.isolated_margin
+            position.isolated_margin = 0
+        if account.wallet < 0:
+            self.transfer_to_fund(account, account.wallet)  # negative: the fund pays
+            account.wallet = 0
+        return drained
+
     def add_rounding(self, residue: int) -> None:
         """What rounding each payment against its payer left over: the venue keeps it."""
         self.rounding += residue

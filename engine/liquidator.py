@@ -140,6 +140,12 @@ class Liquidator:
                     if self._health(account, unit).is_liquidatable:
                         self._liquidate(account, unit)
 
+    def check_account(self, account: Account, isolated_symbol: str | None) -> None:
+        """Liquidate the account's cross part (``None``) or one isolated position if it
+        fails the margin test now."""
+        if self._health(account, isolated_symbol).is_liquidatable:
+            self._liquidate(account, isolated_symbol)
+
     def _health(self, account: Account, isolated_symbol: str | None) -> Health:
         if isolated_symbol is None:
             return cross_health(account, self.instruments, self.mark)

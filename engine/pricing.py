@@ -16,7 +16,7 @@ clock advance, never on a trade: a venue's mark moves on its own schedule.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from engine import commands as c
@@ -49,6 +49,7 @@ from engine.units import (
 )
 
 if TYPE_CHECKING:
+    from engine.account import Account
     from engine.book import OrderBook
     from engine.ledger import Ledger
     from engine.outbox import Outbox
@@ -106,7 +107,7 @@ class Pricing:
 
     def __init__(self, instruments: Mapping[str, Instrument], books: Mapping[str, OrderBook],
                  ledger: Ledger, outbox: Outbox, on_mark_change: Callable[[str], None],
-                 check_liquidations: Callable[[str], None]) -> None:
+                 check_liquidations: Callable[[str, Sequence[Account]], None]) -> None:
         symbols = list(instruments)
         self.instruments = instruments
         self.books = books
@@ -187,7 +188,7 @@ class Pricing:
         if mark == self.mark[symbol] and not always:
             if (self.ledger.writes != self._swept_at[symbol]
                     or self.ledger.insurance.position_qty(symbol)):
-                self.check_liquidations(symbol)
+                self.check_liquidations(symbol, ())
                 self._swept_at[symbol] = self.ledger.writes
             return
         self.mark[symbol] = mark
@@ -252,8 +253,9 @@ class Pricing:
         if end <= start:
             return
         state = self.prices[symbol]
-        state.premium.add_scaled(self._premium(symbol),
-                                 end // PREMIUM_SAMPLE_NS - start // PREMIUM_SAMPLE_NS)
+        count = end // PREMIUM_SAMPLE_NS - start // PREMIUM_SAMPLE_NS
+        if count:  # no premium sample falls in a span within one 5 s step: no book walk
+            state.premium.add_scaled(self._premium(symbol), count)
         book = self.books[symbol]
         bid, ask = book.best_bid(), book.best_ask()
         if bid is not None and ask is not None:
@@ -287,6 +289,7 @@ class Pricing:
             holders.append(self.ledger.insurance)
         holders.sort(key=lambda a: a.id)
         paid = residue = 0
+        drained: list[Account] = []
         for account in holders:
             position = account.positions[symbol]
             delta, rest = funding_payment(position.qty, mark, rate, instrument.cash_per_tick_lot)
@@ -295,11 +298,15 @@ class Pricing:
             residue += rest
             self.outbox.emit(e.FundingPayment, account=account.id, symbol=symbol,
                              position=position.qty, amount=delta)
+            if (account is not self.ledger.insurance
+                    and (position.isolated_margin < 0 or account.wallet < 0)
+                    and self.ledger.cover_funding_shortfall(account, position)):
+                drained.append(account)
         if residue % RATE_SCALE or paid + residue // RATE_SCALE:
             raise AssertionError(f"{symbol} funding does not sum to zero: {paid}, {residue}")
         self.ledger.add_rounding(residue // RATE_SCALE)
         self.ledger.backstop_fund()
-        self.check_liquidations(symbol)
+        self.check_liquidations(symbol, drained)  # and the cross parts that paid
 
     def _instrument(self, symbol: str) -> Instrument:
         return refusals.instrument_of(self.instruments, symbol)

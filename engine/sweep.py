@@ -9,6 +9,14 @@ margin is near or below maintenance come back as candidates. The float64 screen 
 the search: it is widened by a tolerance far above its rounding error, and the exchange
 confirms each candidate with exact integer arithmetic.
 
+Between two mark moves that nothing else separates, most sweeps find nothing: a full sweep of a
+symbol also records how far every mark may move before any of its holders could come near
+maintenance (``SymbolTable.radius``, a relative move: a position's PnL and maintenance margin
+move by at most ``2 x notional x move``, and an account's notionals sum to at most its
+``scale``). While no account has changed and every mark stays within that radius of the marks
+of that sweep, the sweep of the symbol returns no candidate without re-marking its table; the
+table is re-marked (and every table behind its latest mark caught up) when a sweep does run.
+
 The tables mirror the accounts. The exchange marks an account dirty whenever it changes its
 wallet or positions, and the screen re-reads dirty accounts before each sweep, so the arrays
 are never stale when they are used.
@@ -74,8 +82,19 @@ class SymbolTable:
         self._notional = np.zeros(capacity)
         self._delta = np.zeros(capacity)
         self.mark: int | None = None
+        """The mark the rows' PnL and maintenance margin are computed at."""
+        self.latest: int | None = None
+        """The last mark this table was swept or re-marked at (``mark`` can lag behind it
+        while sweeps are skipped)."""
         self.base_mark: int | None = None
         """The mark at the screen's last rebuild from scratch."""
+        self.radius = 0.0
+        """After a full sweep that found no candidate: the relative move of every mark (from
+        ``anchor``) that cannot make one of this table's holders a candidate; 0 otherwise."""
+        self.anchor: list[int | None] = []
+        """Every table's ``latest`` mark at that sweep (the screen's table order)."""
+        self.anchor_version = -1
+        """The screen's ``version`` at that sweep: any account change since voids the radius."""
 
     @property
     def size(self) -> int:
@@ -84,7 +103,7 @@ class SymbolTable:
     def remark(self, mark: int) -> None:
         """Unrealized PnL and maintenance margin of every row at ``mark``, and the screen's
         cross sums moved by the change. O(n) vectorised, no allocation beyond the tier index."""
-        self.mark = mark
+        self.mark = self.latest = mark
         n = self.size
         if n == 0:
             return
@@ -183,9 +202,13 @@ class MarginScreen:
         self.dirty: set[str] = set()
         self.remarks = 0
         """Re-marks since the last rebuild of the sums from scratch."""
+        self.version = 0
+        """Counts the refreshes that re-read an account: a sweep's radius holds within one."""
 
     def refresh(self, accounts: Mapping[str, Account]) -> None:
         """Re-read the accounts changed since the last sweep. O(changed accounts)."""
+        if self.dirty:
+            self.version += 1
         for account_id in self.dirty:
             account = accounts[account_id]
             slot = self.index.get(account_id)
@@ -247,17 +270,41 @@ class MarginScreen:
 
     def candidates(self, symbol: str, mark: int) -> list[str]:
         """Holders of ``symbol`` that may fail the margin test at ``mark`` (a superset of those
-        that do). O(positions of ``symbol``) vectorised."""
+        that do). O(1) while the last full sweep's radius holds (module docstring), else
+        O(positions of ``symbol``) vectorised."""
         table = self.tables[symbol]
-        table.remark(mark)
-        n = table.size
-        if n == 0:
+        table.latest = mark
+        if table.size == 0:
+            table.remark(mark)
             return []
+        if table.radius > 0.0 and table.anchor_version == self.version and self._within(table):
+            return []
+        for other in self.tables.values():  # the sums count every table at its latest mark
+            if other.mark != other.latest and other.latest is not None:
+                other.remark(other.latest)
+        n = table.size
         owner = table.account[:n]
         isolated = table.isolated[:n]
         slack = np.where(isolated,
                          table.isolated_margin[:n] + table.upnl[:n] - table.maintenance[:n],
                          self.margin[owner])
-        width = TOLERANCE * np.where(isolated, table.scale[:n] + np.abs(table.isolated_margin[:n]),
-                                     self.scale[owner]) + MINIMUM_SLACK
-        return [table.owners[row] for row in np.flatnonzero(slack <= width)]
+        scale = np.where(isolated, table.scale[:n] + np.abs(table.isolated_margin[:n]),
+                         self.scale[owner])
+        headroom = slack - (TOLERANCE * scale + MINIMUM_SLACK)
+        rows = np.flatnonzero(headroom <= 0)
+        # a move of m (relative) costs a holder at most 2 m of its scale: a third of the least
+        # headroom over scale is a move no holder can become a candidate within
+        table.radius = float(np.min(headroom / scale)) / 3.0 if len(rows) == 0 else 0.0
+        table.anchor = [other.latest for other in self.tables.values()]
+        table.anchor_version = self.version
+        return [table.owners[row] for row in rows]
+
+    def _within(self, table: SymbolTable) -> bool:
+        """Has every mark stayed within ``table.radius`` of its mark at the table's anchor?"""
+        radius = table.radius
+        for other, anchor in zip(self.tables.values(), table.anchor, strict=True):
+            latest = other.latest
+            if latest != anchor and (anchor is None or latest is None
+                                     or abs(latest - anchor) >= radius * anchor):
+                return False
+        return True

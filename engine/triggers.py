@@ -5,7 +5,10 @@ position it protects (a buy stop: up; a sell stop: down), a take-profit when it 
 So each source has two sorted lists: triggers that fire on a rise (``price >= trigger``, kept
 ascending) and on a fall (``price <= trigger``, kept descending). The orders that a price fires
 are a prefix of each list, found by bisection: a mark move costs O(log n + fired) however many
-stops rest untouched. Among the fired, the oldest (lowest order id) goes first, as before.
+stops rest untouched. Each list's head (the trigger nearest the price) is also kept as a plain
+integer, so a price that fires nothing costs two comparisons a source, not a bisection: an
+index tick over 5 000 resting stops costs what one over none does. Among the fired, the oldest
+(lowest order id) goes first, as before.
 
 The book is also the mapping ``order id -> order`` of everything waiting, in id order, which is
 what views, snapshots and the state hash read.
@@ -13,6 +16,7 @@ what views, snapshots and the state hash read.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, MutableMapping
 
 from sortedcontainers import SortedList
@@ -34,7 +38,7 @@ def is_triggered(order: Order, price: int) -> bool:
 
 
 class TriggerBook(MutableMapping[int, Order]):
-    __slots__ = ("_orders", "_rising", "_falling")
+    __slots__ = ("_orders", "_rising", "_falling", "_reach")
 
     def __init__(self) -> None:
         self._orders: dict[int, Order] = {}
@@ -42,6 +46,18 @@ class TriggerBook(MutableMapping[int, Order]):
         """(trigger, order id), ascending: a price fires the prefix with trigger <= price."""
         self._falling = {source: SortedList() for source in TriggerBy}
         """(-trigger, order id), ascending: a price fires the prefix with trigger >= price."""
+        self._reach: tuple[float, float, float, float] = self._heads()
+        """The lowest trigger a rise of the mark fires, the highest a fall of the mark fires,
+        the same two for the last price: the heads of the lists (±inf where one is empty),
+        refreshed on every change, so that a price that fires nothing is four comparisons."""
+
+    def _heads(self) -> tuple[float, float, float, float]:
+        heads: list[float] = []
+        for source in (TriggerBy.MARK, TriggerBy.LAST):
+            rising, falling = self._rising[source], self._falling[source]
+            heads.append(rising[0][0] if rising else math.inf)
+            heads.append(-falling[0][0] if falling else -math.inf)
+        return heads[0], heads[1], heads[2], heads[3]
 
     def _entry(self, order: Order) -> tuple[SortedList, tuple[int, int]]:
         assert order.trigger_price is not None and order.trigger_by is not None
@@ -61,11 +77,13 @@ class TriggerBook(MutableMapping[int, Order]):
         self._orders[order_id] = order
         keys, key = self._entry(order)
         keys.add(key)
+        self._reach = self._heads()
 
     def __delitem__(self, order_id: int) -> None:
         order = self._orders.pop(order_id)
         keys, key = self._entry(order)
         keys.remove(key)
+        self._reach = self._heads()
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._orders)
@@ -77,7 +95,11 @@ class TriggerBook(MutableMapping[int, Order]):
 
     def next_fired(self, mark: int | None, last: int | None) -> Order | None:
         """The oldest waiting order whose trigger ``mark`` or ``last`` reaches, or None.
-        O(log n + k) for the k orders the prices fire."""
+        O(1) when they fire none, O(log n + k) for the k orders they fire."""
+        mark_rise, mark_fall, last_rise, last_fall = self._reach
+        if not ((mark is not None and (mark >= mark_rise or mark <= mark_fall))
+                or (last is not None and (last >= last_rise or last <= last_fall))):
+            return None
         oldest: int | None = None
         for source, price in ((TriggerBy.MARK, mark), (TriggerBy.LAST, last)):
             if price is None:
@@ -99,3 +121,5 @@ class TriggerBook(MutableMapping[int, Order]):
             keys, key = self._entry(order)
             if key not in keys:
                 raise InvariantViolation(f"{order!r} is not listed under its trigger")
+        if self._reach != self._heads():
+            raise InvariantViolation("the trigger lists' cached heads are stale")

@@ -12,7 +12,8 @@ from engine.exchange import Exchange
 
 
 def busy() -> Venue:
-    """Silver with a maker's book, a long and a short, a reduce-only order and a stop."""
+    """Silver with a maker's book, a long and a short, a reduce-only order and a stop, and an
+    isolated long."""
     v = Venue()
     v("time", ts=START)
     v("index", symbol="XAGUSDT", price="78.50")
@@ -27,7 +28,28 @@ def busy() -> Venue:
       price="80.00", reduce_only=True)
     v("place", account="short", symbol="XAGUSDT", side="buy", type="stop_market", qty="5",
       trigger_price="81.00", reduce_only=True)
+    v("deposit", account="iso", amount="1000")
+    v("margin_mode", account="iso", symbol="XAGUSDT", mode="isolated")
+    v("place", account="iso", symbol="XAGUSDT", side="buy", type="market", qty="1")
     return v
+
+
+def negative_wallet(ex: Exchange, account: str) -> None:
+    """The account's wallet one unit below zero, its ledger moved with it (so that only the
+    wallet clause can see it)."""
+    holder = ex.accounts[account]
+    holder.deposited -= holder.wallet + 1
+    holder.wallet = -1
+
+
+def negative_isolated_margin(ex: Exchange) -> None:
+    """The open isolated position's margin one unit below zero, the wallet holding the rest of
+    the account's cash (cash, ledger and money unchanged)."""
+    holder = ex.accounts["iso"]
+    position = holder.positions["XAGUSDT"]
+    assert position.qty and position.isolated
+    holder.wallet += position.isolated_margin + 1
+    position.isolated_margin = -1
 
 
 def resting(ex: Exchange, account: str):
@@ -44,6 +66,10 @@ CORRUPTIONS: list[tuple[str, Callable[[Exchange], None]]] = [
     ("not listed under its trigger", lambda ex: setattr(
         next(iter(ex.conditional["XAGUSDT"].values())), "trigger_price", 8200)),
     ("money is not conserved", lambda ex: setattr(ex, "fee_income", ex.fee_income + 1)),
+    # no wallet and no isolated margin below zero, open positions or not
+    ("long: negative wallet", lambda ex: negative_wallet(ex, "long")),
+    ("iso: negative wallet", lambda ex: negative_wallet(ex, "iso")),
+    ("iso XAGUSDT: negative isolated margin", negative_isolated_margin),
 ]
 
 

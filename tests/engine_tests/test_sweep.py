@@ -142,3 +142,105 @@ def test_mark_far_from_last_rebuild_rebuilds():
     marks["BTCUSDT"] *= 20
     check(screen, accounts, marks, "BTCUSDT")
     assert screen.remarks == 0
+
+
+def healthy_account(rng: random.Random, name: str, marks: dict[str, int]) -> Account:
+    """A random account with 8 % to 50 % of its notional added as margin: sweeps find it only
+    after the marks have moved a few per cent against it."""
+    account = random_account(rng, name, marks)
+    account.wallet += sum(abs(p.qty) * marks[s] * INSTRUMENTS[s].cash_per_tick_lot
+                          for s, p in account.positions.items()) // rng.choice([2, 3, 12])
+    for position in account.positions.values():
+        if position.isolated:
+            position.isolated_margin += position.cost // rng.choice([2, 3, 12])
+    return account
+
+
+def healthy_accounts(rng: random.Random, n: int, marks: dict[str, int]) -> dict[str, Account]:
+    return {f"a{i}": healthy_account(rng, f"a{i}", marks) for i in range(n)}
+
+
+MOVES = [0.0001] * 6 + [0.0003] * 3 + [0.0, 0.003, 0.01, 0.06]
+"""Relative mark moves: mostly ticks, sometimes gaps."""
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_skipped_sweep_finds_what_a_full_one_finds(seed, monkeypatch):
+    """The oracle: a screen that always re-marks (no radius) beside the one that skips sweeps
+    within the radius. Small mark moves (mostly within the radius), some large ones, and
+    accounts changing now and then (and replaced when they fail, as if liquidated): the two
+    return the same candidates every time, and these cover every account that fails the
+    exact test. Sweeps were skipped, and some were not."""
+    rng = random.Random(seed)
+    marks = dict(ENTRY)
+    accounts = healthy_accounts(rng, 150, marks)
+    lazy, eager = MarginScreen(INSTRUMENTS), MarginScreen(INSTRUMENTS)
+    monkeypatch.setattr(eager, "_within", lambda table: False)
+    for screen in (lazy, eager):
+        screen.dirty.update(accounts)
+        screen.refresh(accounts)
+        for symbol in INSTRUMENTS:  # as the exchange does: every table at its symbol's mark
+            screen.candidates(symbol, marks[symbol])
+    skipped = full = failed = 0
+    names = list(accounts)
+    for step in range(600):
+        symbol = rng.choice(list(INSTRUMENTS))
+        move = rng.choice(MOVES) * rng.choice([1, -1])
+        marks[symbol] = max(1, round(marks[symbol] * (1 + move)))
+        if step % 40 == 39:
+            name = rng.choice(names)
+            accounts[name] = healthy_account(rng, name, marks)
+            for screen in (lazy, eager):
+                screen.dirty.add(name)
+                screen.refresh(accounts)
+        before = lazy.tables[symbol].mark
+        found = lazy.candidates(symbol, marks[symbol])
+        if lazy.tables[symbol].size:
+            skipped += lazy.tables[symbol].mark == before != marks[symbol]
+            full += lazy.tables[symbol].mark == marks[symbol]
+        assert sorted(found) == sorted(eager.candidates(symbol, marks[symbol]))
+        failures = failing(accounts, symbol, marks)
+        assert failures <= set(found)
+        failed += len(failures)
+        for name in failures:  # liquidated, as the exchange would: a fresh account instead
+            accounts[name] = healthy_account(rng, name, marks)
+            for screen in (lazy, eager):
+                screen.dirty.add(name)
+                screen.refresh(accounts)
+    print(f"skipped {skipped}, full {full}, failing {failed}")
+    assert skipped > 50 and full > 50, (skipped, full)
+    assert failed, "the moves made some account fail"
+
+
+def test_a_changed_account_or_a_move_beyond_the_radius_sweeps_again():
+    """Skipped: a small move of the symbol's own mark. Swept in full: after an account
+    changed, after another symbol's mark moved beyond the radius (its holders' cross sums
+    count that symbol too), after the symbol's own mark moved beyond it."""
+    rng = random.Random(9)
+    marks = dict(ENTRY)
+    accounts = healthy_accounts(rng, 50, marks)
+    screen = MarginScreen(INSTRUMENTS)
+    screen.dirty.update(accounts)
+    screen.refresh(accounts)
+    for symbol in [*INSTRUMENTS, "XAUUSDT"]:  # XAU again: once every table has a mark
+        screen.candidates(symbol, marks[symbol])
+    table = screen.tables["XAUUSDT"]
+    assert table.radius > 0, "nobody is near maintenance"
+
+    def nudge(mark: int, fraction: float) -> int:
+        return round(mark * (1 + fraction * table.radius))
+
+    xau = nudge(marks["XAUUSDT"], 0.5)
+    screen.candidates("XAUUSDT", xau)
+    assert (table.mark, table.latest) == (marks["XAUUSDT"], xau), "skipped"
+    screen.dirty.add("a0")
+    screen.refresh(accounts)
+    screen.candidates("XAUUSDT", xau)
+    assert table.mark == xau, "an account changed"
+    screen.candidates("BTCUSDT", nudge(marks["BTCUSDT"], 1.5))
+    xau_next = nudge(xau, 0.1)
+    screen.candidates("XAUUSDT", xau_next)
+    assert table.mark == xau_next, "another mark moved beyond the radius"
+    beyond = nudge(xau_next, 1.5)
+    screen.candidates("XAUUSDT", beyond)
+    assert table.mark == beyond, "its own mark moved beyond the radius"

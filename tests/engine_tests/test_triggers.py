@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from engine.book import Order
 from engine.enums import OrderType, Side, TriggerBy
+from engine.errors import InvariantViolation
 from engine.triggers import TriggerBook, is_triggered
 
 KINDS = [OrderType.STOP_MARKET, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_MARKET,
@@ -76,4 +77,44 @@ def test_the_trigger_book_invariant_can_fire():
     book.check_invariants()
     order.trigger_price = 11  # changed behind the book's back
     with pytest.raises(AssertionError, match="not listed under its trigger"):
+        book.check_invariants()
+
+
+class Untouchable(list):
+    """A sorted list stand-in that fails if the trigger book searches it."""
+
+    def bisect_left(self, key):
+        raise AssertionError("searched a trigger list for a price that fires nothing")
+
+    def islice(self, *args):
+        raise AssertionError("read a trigger list for a price that fires nothing")
+
+
+def test_a_price_that_fires_nothing_does_not_search_the_lists():
+    """The lists' heads are kept as integers: a price between them is answered by comparing
+    with the heads alone (the index tick over 5 000 resting stops of bench_entry.py)."""
+    book = TriggerBook()
+    for order_id, (side, trigger) in enumerate([(Side.BUY, 1200), (Side.SELL, 800)] * 50, 1):
+        book[order_id] = conditional(order_id, side, OrderType.STOP_MARKET, trigger + order_id,
+                                     TriggerBy.MARK)
+    lists = book._rising[TriggerBy.MARK], book._falling[TriggerBy.MARK]
+    book._rising[TriggerBy.MARK] = Untouchable()
+    book._falling[TriggerBy.MARK] = Untouchable()
+    for price in (901, 1000, 1200):  # sells wait at 802..900, buys at 1201..1299
+        assert book.next_fired(price, price) is None
+    book._rising[TriggerBy.MARK], book._falling[TriggerBy.MARK] = lists
+    assert book.next_fired(1201, None) is book[1]  # the head: 1200 + 1
+    assert book.next_fired(None, 1201) is None  # nothing waits on the last price
+    assert book.next_fired(850, None) is book[50]  # a fall to 850 fires 800 + 50 first
+    del book[1]
+    assert book.next_fired(1201, None) is None and book.next_fired(1203, None) is book[3]
+    book.check_invariants()
+
+
+def test_the_cached_heads_invariant_can_fire():
+    book = TriggerBook()
+    book[1] = conditional(1, Side.BUY, OrderType.STOP_MARKET, 10, TriggerBy.LAST)
+    book.check_invariants()
+    book._reach = (book._reach[0], book._reach[1], 11, book._reach[3])
+    with pytest.raises(InvariantViolation, match="cached heads are stale"):
         book.check_invariants()
