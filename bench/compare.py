@@ -47,39 +47,96 @@ def workload_a(ops: int, seed: int) -> list[tuple]:
     return out
 
 
+class _LiveOrders:
+    """The orders resting in a workload's book, as the generator follows it: a cancel picks a
+    live order and a market order is sized to the levels it should sweep (without this, most
+    cancels hit orders that already filled and market orders meet an empty side)."""
+
+    def __init__(self) -> None:
+        self.levels: tuple[dict[int, list[list[int]]], dict[int, list[list[int]]]] = ({}, {})
+        self.keys = (SortedList(), SortedList())  # [is_buy]: asks by price, bids by -price
+        self.ids: list[int] = []
+        self.slot: dict[int, tuple[int, list[int], bool, int]] = {}
+
+    def rest(self, oid: int, is_buy: bool, price: int, qty: int) -> None:
+        cell = [oid, qty]
+        level = self.levels[is_buy].get(price)
+        if level is None:
+            level = self.levels[is_buy][price] = []
+            self.keys[is_buy].add(-price if is_buy else price)
+        level.append(cell)
+        self.slot[oid] = (len(self.ids), cell, is_buy, price)
+        self.ids.append(oid)
+
+    def remove(self, oid: int) -> None:
+        j, cell, is_buy, price = self.slot.pop(oid)
+        last = self.ids.pop()
+        if last != oid:
+            self.ids[j] = last
+            self.slot[last] = (j, *self.slot[last][1:])
+        level = self.levels[is_buy][price]
+        level.remove(cell)
+        if not level:
+            del self.levels[is_buy][price]
+            self.keys[is_buy].remove(-price if is_buy else price)
+
+    def take(self, is_buy: bool, limit: int | None, want: int) -> int:
+        """Match an incoming order against the other side; returns what is left of it."""
+        keys, levels = self.keys[not is_buy], self.levels[not is_buy]
+        while want and keys:
+            price = keys[0] if is_buy else -keys[0]
+            if limit is not None and ((price > limit) if is_buy else (price < limit)):
+                break
+            cell = levels[price][0]
+            qty = min(want, cell[1])
+            want -= qty
+            cell[1] -= qty
+            if cell[1] == 0:
+                self.remove(cell[0])
+        return want
+
+    def depth(self, is_buy: bool, levels: int) -> int:
+        """The quantity on the first ``levels`` levels of the side an ``is_buy`` order meets."""
+        side = self.levels[not is_buy]
+        keys = self.keys[not is_buy]
+        return sum(cell[1] for key in keys.islice(0, levels)
+                   for cell in side[key if is_buy else -key])
+
+
 def workload_b(ops: int, seed: int) -> list[tuple]:
-    """60% limit orders (some crossing), 30% cancels, 10% market orders sweeping 1-5 levels."""
+    """60% limit orders (some crossing), 30% cancels of live orders, 10% market orders each
+    sized to sweep 1-5 levels of the book as it stands."""
     rng = random.Random(seed)
     out: list[tuple] = []
-    placed: list[int] = []
-    where: dict[int, int] = {}
+    live = _LiveOrders()
     oid = 0
     for i in range(200):  # a seed book
         oid += 1
         is_buy = i % 2 == 0
-        out.append((LIMIT, oid, is_buy, MID - 1 - i // 2 if is_buy else MID + 1 + i // 2, 5))
-        where[oid] = len(placed)
-        placed.append(oid)
+        price = MID - 1 - i // 2 if is_buy else MID + 1 + i // 2
+        out.append((LIMIT, oid, is_buy, price, 5))
+        live.rest(oid, is_buy, price, 5)
     while len(out) < ops:
         r = rng.random()
         if r < 0.6:
             oid += 1
             is_buy = rng.random() < 0.5
             offset = rng.randint(-3, 60)  # a negative offset crosses the spread
-            out.append((LIMIT, oid, is_buy, MID - offset if is_buy else MID + offset,
-                        rng.randint(1, 10)))
-            where[oid] = len(placed)
-            placed.append(oid)
-        elif r < 0.9 and placed:
-            j = rng.randrange(len(placed))
-            victim = placed[j]
-            placed[j] = placed[-1]
-            where[placed[j]] = j
-            placed.pop()
-            del where[victim]
+            price, qty = MID - offset if is_buy else MID + offset, rng.randint(1, 10)
+            out.append((LIMIT, oid, is_buy, price, qty))
+            left = live.take(is_buy, price, qty)
+            if left:
+                live.rest(oid, is_buy, price, left)
+        elif r < 0.9 and live.ids:
+            victim = live.ids[rng.randrange(len(live.ids))]
+            live.remove(victim)
             out.append((CANCEL, victim))
         else:
-            out.append((MARKET, rng.random() < 0.5, rng.randint(1, 5) * 15))
+            is_buy = rng.random() < 0.5
+            qty = live.depth(is_buy, rng.randint(1, 5))
+            if qty:
+                out.append((MARKET, is_buy, qty))
+                live.take(is_buy, None, qty)
     return out
 
 
