@@ -14,6 +14,7 @@ from engine.enums import Side
 from engine.errors import InvariantViolation
 from engine.instrument import Instrument
 from engine.units import CASH_SCALE, format_cash, format_rate, format_timestamp
+from engine.reserve import check_reserve
 
 if TYPE_CHECKING:
     from engine.account import Account
@@ -242,6 +243,8 @@ def check_invariants(exchange: Exchange) -> None:
             raise InvariantViolation(f"{symbol}: open interest long {long} != short {short}")
         if not (exchange.open_interest[symbol] == long):
             raise InvariantViolation(f"{symbol}: open interest total is stale")
+    for account in exchange.accounts.values():  # after the books: it trusts their orders
+        check_reserve(account, exchange.instruments, exchange.mark)
     resting = sum(len(b.orders) for b in exchange.books.values())
     waiting = sum(len(w) for w in exchange.conditional.values())
     if not (resting + waiting == len(open_ids)):
