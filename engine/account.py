@@ -69,8 +69,8 @@ class Account:
     """A trader's wallet, positions and open orders. The exchange is the only writer."""
 
     __slots__ = ("id", "wallet", "positions", "leverage", "isolated_symbols", "orders",
-                 "client_ids", "reducing", "reserves", "open_on", "deposited", "withdrawn", "realized_pnl", "fees_paid",
-                 "funding_pnl", "liquidation_transfers")
+                 "client_ids", "reducing", "reserves", "open_on", "deposited", "withdrawn",
+                 "realized_pnl", "fees_paid", "funding_pnl", "liquidation_transfers")
 
     def __init__(self, account_id: str) -> None:
         self.id = account_id

@@ -219,6 +219,18 @@ def check_reserve(account: Account, instruments: Mapping[str, Instrument],
             order = account.orders[order_id]
             if shape != (order.is_buy, order.price, order.remaining, order.reduce_only):
                 raise InvariantViolation(f"{account.id}: the reserve holds {shape} for {order!r}")
+        for reduce_only_too, ladders in ((False, reserve.plain), (True, reserve.every)):
+            for ladder in ladders:
+                lots: dict[int, int] = {}
+                for is_buy, price, left, reduce_only in reserve.held.values():
+                    if is_buy == ladder.is_buy and (reduce_only_too or not reduce_only):
+                        lots[price] = lots.get(price, 0) + left
+                if (ladder.lots != lots or ladder.total != sum(lots.values())
+                        or ladder.value != sum(p * q for p, q in lots.items())
+                        or list(ladder.best_first()) != sorted(lots.items(),
+                                                               reverse=ladder.is_buy)):
+                    raise InvariantViolation(f"{account.id} {symbol}: a reserve ladder is not "
+                                             "the sum of the orders it holds")
         mark = marks.get(symbol)
         if mark is None:
             continue

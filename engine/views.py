@@ -13,8 +13,8 @@ from engine import readmodels
 from engine.enums import Side
 from engine.errors import InvariantViolation
 from engine.instrument import Instrument
-from engine.units import CASH_SCALE, format_cash, format_rate, format_timestamp
 from engine.reserve import check_reserve
+from engine.units import CASH_SCALE, format_cash, format_rate, format_timestamp
 
 if TYPE_CHECKING:
     from engine.account import Account
