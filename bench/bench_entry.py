@@ -65,7 +65,7 @@ def test_place_with_open_orders(benchmark, open_orders):
             assert isinstance(cancelled[0], Cancelled)
         return exchange
 
-    benchmark.pedantic(place_and_cancel, rounds=5)
+    benchmark.pedantic(place_and_cancel, rounds=15)
     assert len(exchange.accounts["m"].orders) == open_orders
     assert len(exchange.books[SYMBOL].orders) == open_orders
 

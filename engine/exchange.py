@@ -40,7 +40,7 @@ from engine.enums import (
 )
 from engine.instrument import Instrument, default_instruments
 from engine.liquidation import LiquidationEngine
-from engine.margin import position_initial_margin, summarize
+from engine.margin import collateral_behind, position_initial_margin, solvent_at, summarize
 from engine.matching import fillable, match
 from engine.pricing import PriceEngine, PriceState
 from engine.sweep import MarginScreen
@@ -666,9 +666,12 @@ class Exchange(PriceEngine, LiquidationEngine):
         limit = band if order.price is None else order.price
         position = account.position_qty(symbol)
         capped = False
-        if position and (position > 0) != order.is_buy:
+        if position and (position > 0) != order.is_buy and not solvent_at(
+                instrument, account.positions[symbol],
+                collateral_behind(account, symbol, self.instruments, self.mark)[0], limit):
             # closing through the bankruptcy price would leave the account owing money: a
-            # reducing taker stops there (the liquidation waterfall handles what is left)
+            # reducing taker stops there (the liquidation waterfall handles what is left);
+            # the solver runs only when the limit may reach that price
             bankruptcy = self._bankruptcy_tick(account, symbol)
             capped = bankruptcy > limit if not order.is_buy else bankruptcy < limit
             if capped:

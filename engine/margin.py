@@ -209,6 +209,18 @@ def collateral_behind(account: Account, symbol: str, instruments: Mapping[str, I
     return collateral, others_mm
 
 
+def solvent_at(instrument: Instrument, position: Position, collateral: int, limit: int) -> bool:
+    """Would closing all of ``position`` at ``limit`` ticks leave its collateral at or above
+    zero? Then the bankruptcy price (``solve_price``, rounded to the solvent tick) is not
+    beyond ``limit`` and a closing order limited there cannot reach it: the solver is only
+    needed when this is False. Exact integers, O(1).
+    """
+    value = abs(position.qty) * instrument.cash_per_tick_lot * limit
+    if position.qty > 0:
+        return position.cost - collateral <= value
+    return collateral + position.cost >= value
+
+
 def solve_price(instrument: Instrument, position: Position, collateral: int,
                 others_maintenance: int, maintenance: bool) -> Fraction | None:
     """The price (in ticks, exact) at which the margin test of ``position`` is met exactly.

@@ -12,20 +12,28 @@ the comparison fire.
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 
 import pytest
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from engine import Exchange
 from engine import commands as c
 from engine import unit_commands as u
+from engine.account import Position
 from engine.enums import OrderType, Side, TimeInForce
 from engine.errors import InvariantViolation
-from engine.instrument import parse_instruments
-from engine.margin import closing_loss, order_initial_margin, resting_shapes
+from engine.instrument import default_instruments, parse_instruments
+from engine.margin import (
+    closing_loss,
+    order_initial_margin,
+    resting_shapes,
+    solve_price,
+    solvent_at,
+)
 from engine.reserve import Ladder, check_reserve
 
 SYMBOL = "TESTUSDT"
@@ -50,6 +58,7 @@ default_leverage = 10
 tiers = [{{ notional_floor = 0, notional_cap = 60, max_leverage = 20, mmr = 0.01 }},
          {{ notional_floor = 60, notional_cap = 100000000, max_leverage = 5, mmr = 0.05 }}]
 """
+BTC = default_instruments()["BTCUSDT"]
 ACCOUNTS = ("a", "b", "c")
 INDEX = 100
 """Starting index in ticks (1.00); it moves over 90..110, so resting orders end up on either
@@ -267,3 +276,26 @@ def test_a_wrong_formula_is_caught(monkeypatch, method, match):
     monkeypatch.setattr(Ladder, method, lambda self, *args: original(self, *args) + 1)
     with pytest.raises(InvariantViolation, match=match):
         exchange.check_invariants()
+
+
+def exact_bankruptcy_tick(position: Position, collateral: int, mark: int) -> int:
+    """``LiquidationEngine._bankruptcy_tick`` on given collateral (its rounding, restated)."""
+    price = solve_price(BTC, position, collateral, 0, False)
+    if price is None:
+        return 1 if position.qty > 0 else mark
+    return max(1, math.ceil(price) if position.qty > 0 else math.floor(price))
+
+
+@given(qty=st.integers(-10**6, 10**6).filter(bool), entry=st.integers(1, 2_000_000),
+       collateral=st.integers(-10**12, 10**12), limit=st.integers(1, 2_000_000),
+       mark=st.integers(1, 2_000_000))
+@settings(max_examples=3_000)
+def test_solvent_at_never_skips_a_cap(qty, entry, collateral, limit, mark):
+    """Where ``solvent_at`` lets a closing order skip the solver, the solver would not have
+    capped its limit; where it does not, the solver decides (exchange._execute)."""
+    position = Position()
+    position.apply_fill(qty, entry, BTC.cash_per_tick_lot)
+    bankruptcy = exact_bankruptcy_tick(position, collateral, mark)
+    capped = bankruptcy > limit if qty > 0 else bankruptcy < limit
+    if solvent_at(BTC, position, collateral, limit):
+        assert not capped, f"bankruptcy {bankruptcy} is beyond {limit}"
