@@ -9,7 +9,11 @@ position as realized PnL, so ``realized - sign x cost`` moves by exactly the tra
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
 from engine.book import Order
+from engine.reserve import EMPTY, SymbolReserve
 
 
 class Position:
@@ -65,8 +69,8 @@ class Account:
     """A trader's wallet, positions and open orders. The exchange is the only writer."""
 
     __slots__ = ("id", "wallet", "positions", "leverage", "isolated_symbols", "orders",
-                 "client_ids", "reducing", "deposited", "withdrawn", "realized_pnl", "fees_paid",
-                 "funding_pnl", "liquidation_transfers")
+                 "client_ids", "reducing", "reserves", "open_on", "deposited", "withdrawn",
+                 "realized_pnl", "fees_paid", "funding_pnl", "liquidation_transfers")
 
     def __init__(self, account_id: str) -> None:
         self.id = account_id
@@ -83,6 +87,11 @@ class Account:
         self.reducing: dict[str, set[int]] = {}
         """Ids of the open reduce-only orders per symbol: refitting them after a fill looks at
         these, not at every order of the account."""
+        self.reserves: dict[str, SymbolReserve] = {}
+        """Running totals of the resting orders per symbol (engine/reserve.py): pre-trade
+        risk reads these, not the orders."""
+        self.open_on: dict[str, int] = {}
+        """How many open orders (resting or waiting) each symbol has; no zero entries."""
         self.deposited = 0
         self.withdrawn = 0
         self.realized_pnl = 0
@@ -121,6 +130,9 @@ class Account:
             self.client_ids[order.client_id] = order.order_id
         if order.reduce_only:
             self.reducing.setdefault(order.symbol, set()).add(order.order_id)
+        self.open_on[order.symbol] = self.open_on.get(order.symbol, 0) + 1
+        if order.live:  # restored from a snapshot already resting
+            self.refresh_order(order)
 
     def remove_order(self, order: Order) -> None:
         del self.orders[order.order_id]
@@ -128,6 +140,49 @@ class Account:
             del self.client_ids[order.client_id]
         if order.reduce_only:
             self.reducing[order.symbol].discard(order.order_id)
+        symbol = order.symbol
+        left = self.open_on[symbol] - 1
+        if left:
+            self.open_on[symbol] = left
+        else:
+            del self.open_on[symbol]
+        reserve = self.reserves.get(symbol)
+        if reserve is not None:
+            reserve.drop(order.order_id)
+            if not reserve:
+                del self.reserves[symbol]
+
+    def refresh_order(self, order: Order) -> None:
+        """Re-read an open order into the running totals: call it whenever the order enters
+        or leaves a book or its remaining quantity changes."""
+        reserve = self.reserves.get(order.symbol)
+        if reserve is None:
+            if not order.live:
+                return
+            reserve = self.reserves[order.symbol] = SymbolReserve()
+        reserve.refresh(order)
+        if not reserve:
+            del self.reserves[order.symbol]
+
+    def reserve_on(self, symbol: str) -> SymbolReserve:
+        """The running totals of the resting orders on ``symbol`` (empty if none rests)."""
+        return self.reserves.get(symbol, EMPTY)
+
+    @contextmanager
+    def hiding(self, orders: Iterable[Order]) -> Iterator[None]:
+        """Hide resting orders from the checks (not live, not counted) while the block runs:
+        an amend's or a ladder's orders must not count against their replacements. They keep
+        their queue places; the book itself is not touched."""
+        hidden = list(orders)
+        for order in hidden:
+            order.live = False
+            self.refresh_order(order)
+        try:
+            yield
+        finally:
+            for order in hidden:
+                order.live = True
+                self.refresh_order(order)
 
     def orders_on(self, symbol: str) -> list[Order]:
         return [order for order in self.orders.values() if order.symbol == symbol]

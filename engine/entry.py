@@ -33,7 +33,7 @@ from engine.enums import (
 from engine.instrument import Instrument
 from engine.ledger import Ledger
 from engine.liquidator import bankruptcy_tick
-from engine.margin import order_initial_margin, resting_shapes, summarize
+from engine.margin import collateral_behind, solvent_at, summarize
 from engine.matching import fillable, match
 from engine.outbox import Outbox
 from engine.refusals import Refusal
@@ -247,11 +247,11 @@ class OrderEntry:
             self.check_tier(account, instrument, is_buy, qty, assume_price, leverage)
         except Refusal as refusal:
             return refusal
-        shapes = resting_shapes(account, symbol)
+        reserve = account.reserve_on(symbol)
         position = account.position_qty(symbol)
-        before = order_initial_margin(instrument, shapes, position, mark, leverage)
-        shapes.append((is_buy, assume_price, qty))
-        cost = order_initial_margin(instrument, shapes, position, mark, leverage) - before
+        cost = (reserve.order_margin(instrument, position, mark, leverage,
+                                     ((is_buy, assume_price, qty),))
+                - reserve.order_margin(instrument, position, mark, leverage))
         if cost > 0:
             # an order that opens also needs its taker fee: fees come out of the wallet, and an
             # isolated open must not leave the cross wallet short of them
@@ -274,11 +274,10 @@ class OrderEntry:
         # notional grows with price on either side: value the exposure at the highest price
         # it could be reached at
         worst = max(price, mark)
-        for order in account.orders.values():
-            if (order.symbol == symbol and order.is_buy == is_buy and order.live
-                    and not order.reduce_only):
-                exposure += order.remaining
-                worst = max(worst, order.price)
+        resting, highest = account.reserve_on(symbol).exposure(is_buy)
+        exposure += resting
+        if highest is not None:
+            worst = max(worst, highest)
         if exposure <= 0:
             return
         notional = instrument.notional(worst, exposure)
@@ -316,9 +315,12 @@ class OrderEntry:
         limit = band if order.price is None else order.price
         position = account.position_qty(symbol)
         capped = False
-        if position and (position > 0) != order.is_buy:
+        if position and (position > 0) != order.is_buy and not solvent_at(
+                instrument, account.positions[symbol],
+                collateral_behind(account, symbol, self.instruments, self.mark)[0], limit):
             # closing through the bankruptcy price would leave the account owing money: a
-            # reducing taker stops there (the liquidation waterfall handles what is left)
+            # reducing taker stops there (the liquidation waterfall handles what is left);
+            # the solver runs only when the limit may reach that price
             bankruptcy = bankruptcy_tick(self.instruments, self.mark, account, symbol)
             capped = bankruptcy > limit if not order.is_buy else bankruptcy < limit
             if capped:
@@ -341,6 +343,7 @@ class OrderEntry:
             self._close(order)
         elif order.tif is TimeInForce.GTC:
             book.add(order)
+            account.refresh_order(order)
             if order.reduce_only:  # with the others resting, it may now reduce too much
                 self.fit_reduce_only(account, symbol)
         else:
@@ -384,6 +387,7 @@ class OrderEntry:
     def _settle_fill(self, order: Order, trade_id: int, price: int, qty: int, fee: int,
                      liquidity: Liquidity, liquidated: bool = False) -> None:
         account = self.ledger.owner(order.account)
+        account.refresh_order(order)  # a maker's fill shrank it or took it out of the book
         realized = self.ledger.settle_fill(account, order.symbol,
                                            qty if order.is_buy else -qty, price, fee, liquidated)
         self.outbox.emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
@@ -395,6 +399,7 @@ class OrderEntry:
         """Take ``qty`` off an order's size for reduce-only, keeping its place in the queue."""
         if book is not None:
             book.reduce(order, qty, filled=False)
+            self.ledger.owner(order.account).refresh_order(order)
         else:
             order.qty -= qty
         if order.remaining:
@@ -526,6 +531,7 @@ class OrderEntry:
         if new_price == order.price and new_qty <= order.qty:
             if new_qty < order.qty:
                 book.reduce(order, order.qty - new_qty, filled=False)
+                account.refresh_order(order)
             self._amended(order)
             return
         # a new price or a larger size loses queue priority: check it as a fresh order
@@ -534,24 +540,22 @@ class OrderEntry:
                           price=new_price, tif=order.tif, post_only=order.post_only,
                           reduce_only=order.reduce_only, client_id=order.client_id,
                           stp=order.stp)
-        # the order's own margin and size must not count against its replacement; marking it
-        # not-live for the checks hides it from resting_shapes and check_tier, and it keeps
-        # its queue place if the amend is refused
-        order.live = False
-        try:
+        # the order's own margin and size must not count against its replacement; hiding it
+        # for the checks takes it out of the running totals, and it keeps its queue place if
+        # the amend is refused
+        with account.hiding((order,)):
             if not order.reduce_only and instrument.notional(
                     new_price, new_qty - order.filled) < instrument.min_notional:
                 raise Refusal(RejectReason.BELOW_MIN_NOTIONAL,
                               f"notional below the minimum {format_cash(instrument.min_notional)}"
                               " USDT")
             refusal = self.refusal(account, instrument, candidate)
-        finally:
-            order.live = True
         if refusal is not None:
             raise refusal
         # the replacement is a new object: the old one may linger dead in its level's deque
         # (lazy deletion), and reviving it would make it live in two places
         book.remove(order)
+        account.refresh_order(order)
         candidate.qty, candidate.filled = new_qty, order.filled
         account.orders[order.order_id] = candidate
         self._amended(candidate)
@@ -621,6 +625,7 @@ class OrderEntry:
             self.outbox.cancelled(order, CancelReason.USER)
         for order, lots in shrink:
             book.reduce(order, lots, filled=False)
+            account.refresh_order(order)
             self._amended(order)
         for is_buy, price, lots in new:
             order = Order(order_id=self.next_order_id, account=account.id, symbol=symbol,
@@ -633,13 +638,7 @@ class OrderEntry:
                              tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
                              price=price)
             book.add(order)
-
-    @staticmethod
-    def _shapes_by_id(account: Account, symbol: str) -> list[tuple[int, tuple[bool, int, int]]]:
-        """``resting_shapes`` with each order's id."""
-        return [(o.order_id, (o.is_buy, o.price, o.remaining)) for o in account.orders.values()
-                if o.symbol == symbol and o.live and o.price is not None and not o.reduce_only
-                and not o.type.is_conditional]
+            account.refresh_order(order)
 
     @staticmethod
     def _crosses_after(book: OrderBook, is_buy: bool, price: int, account_id: str,
@@ -662,27 +661,21 @@ class OrderEntry:
         symbol = instrument.symbol
         mark = self._mark(symbol)
         leverage = account.leverage.get(symbol, instrument.default_leverage)
-        for order in cancel:  # hidden from the checks, as an amend hides the order it replaces
-            order.live = False
-        try:
+        # hidden from the checks, as an amend hides the order it replaces
+        with account.hiding(cancel):
             for side in (True, False):
                 added = [(price, lots) for is_buy, price, lots in new if is_buy == side]
                 if added:
                     self.check_tier(account, instrument, side, sum(q for _, q in added),
-                                     max(p for p, _ in added), leverage)
-        finally:
-            for order in cancel:
-                order.live = True
+                                    max(p for p, _ in added), leverage)
         position = account.position_qty(symbol)
-        before = order_initial_margin(instrument, resting_shapes(account, symbol), position,
-                                      mark, leverage)
-        smaller = {order.order_id: lots for order, lots in shrink}
-        leaving = {order.order_id for order in cancel}
-        after_shapes = [(is_buy, price, lots - smaller.get(order_id, 0))
-                        for order_id, (is_buy, price, lots) in self._shapes_by_id(account, symbol)
-                        if order_id not in leaving]
-        after_shapes.extend(new)
-        cost = order_initial_margin(instrument, after_shapes, position, mark, leverage) - before
+        reserve = account.reserve_on(symbol)
+        changes = [(o.is_buy, o.price, -o.remaining) for o in cancel]
+        changes.extend((o.is_buy, o.price, -lots) for o, lots in shrink)
+        changes.extend(new)
+        cost = (reserve.order_margin(instrument, position, mark, leverage,
+                                     changes)  # type: ignore[arg-type]
+                - reserve.order_margin(instrument, position, mark, leverage))
         if cost > 0:
             cost += mul_rate_up(sum(instrument.notional(p, q) for _, p, q in new),
                                 instrument.taker_fee)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.errors import InvariantViolation
+from engine.reserve import check_reserve
 
 if TYPE_CHECKING:
     from engine.account import Account
@@ -68,6 +69,8 @@ def check_invariants(exchange: Exchange) -> None:
             raise InvariantViolation(f"{symbol}: open interest long {long} != short {short}")
         if not (exchange.open_interest[symbol] == long):
             raise InvariantViolation(f"{symbol}: open interest total is stale")
+    for account in exchange.accounts.values():  # after the books: it trusts their orders
+        check_reserve(account, exchange.instruments, exchange.mark)
     resting = sum(len(b.orders) for b in exchange.books.values())
     waiting = sum(len(w) for w in exchange.conditional.values())
     if not (resting + waiting == len(open_ids)):

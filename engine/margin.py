@@ -32,7 +32,8 @@ def position_initial_margin(instrument: Instrument, qty: int, mark: int, leverag
 
 def order_initial_margin(instrument: Instrument, orders: Iterable[OrderShape], position_qty: int,
                          mark: int, leverage: int) -> int:
-    """Margin reserved by the resting orders of one symbol. O(n log n) in the orders."""
+    """Margin reserved by the resting orders of one symbol. O(n log n) in the orders: the
+    oracle of the running totals (``SymbolReserve.order_margin``)."""
     buys = sorted(((p, q) for is_buy, p, q in orders if is_buy), reverse=True)
     sells = sorted((p, q) for is_buy, p, q in orders if not is_buy)
     per_lot = instrument.cash_per_tick_lot
@@ -59,6 +60,7 @@ def closing_loss(instrument: Instrument, account: Account, symbol: str, position
     behind it), so withdrawals and new margin must leave it there: otherwise a close resting
     beyond the bankruptcy price fills as a maker and leaves the account owing money. Not part
     of the entry check of a close itself (a market close must never be refused for its loss).
+    O(orders of the account): the oracle of ``SymbolReserve.closing_loss``.
     """
     if position_qty == 0:
         return 0
@@ -113,13 +115,15 @@ def maintenance_margin(instrument: Instrument, qty: int, mark: int) -> int:
 def symbols_in_use(account: Account) -> list[str]:
     """Symbols where the account has a position or an open order, in a stable order."""
     used = {s for s, p in account.positions.items() if p.qty}
-    used.update(order.symbol for order in account.orders.values())
+    used.update(account.open_on)
     return sorted(used)
 
 
 def summarize(account: Account, instruments: Mapping[str, Instrument],
               marks: Mapping[str, int | None]) -> MarginSummary:
-    """The margin state of a cross account at the given marks. O(positions + orders)."""
+    """The margin state of a cross account at the given marks, from the running totals of
+    its resting orders (engine/reserve.py): O(symbols), plus the levels that close a position
+    or rest through the mark."""
     upnl = position_im = order_im = maintenance = close_loss = 0
     for symbol in symbols_in_use(account):
         mark = marks.get(symbol)
@@ -135,9 +139,9 @@ def summarize(account: Account, instruments: Mapping[str, Instrument],
             maintenance += maintenance_margin(instrument, qty, mark)
         # orders reserve from the cross wallet in either mode: an isolated position's margin
         # is only moved out of the wallet when its orders fill
-        order_im += order_initial_margin(instrument, resting_shapes(account, symbol), qty, mark,
-                                         leverage)
-        close_loss += closing_loss(instrument, account, symbol, qty, mark)
+        reserve = account.reserve_on(symbol)
+        order_im += reserve.order_margin(instrument, qty, mark, leverage)
+        close_loss += reserve.closing_loss(instrument, qty, mark)
     margin_balance = account.wallet + upnl
     available = margin_balance - position_im - order_im - close_loss
     return MarginSummary(
@@ -203,6 +207,18 @@ def collateral_behind(account: Account, symbol: str, instruments: Mapping[str, I
             collateral += held.unrealized_pnl(mark, instrument.cash_per_tick_lot)
             others_mm += maintenance_margin(instrument, held.qty, mark)
     return collateral, others_mm
+
+
+def solvent_at(instrument: Instrument, position: Position, collateral: int, limit: int) -> bool:
+    """Would closing all of ``position`` at ``limit`` ticks leave its collateral at or above
+    zero? Then the bankruptcy price (``solve_price``, rounded to the solvent tick) is not
+    beyond ``limit`` and a closing order limited there cannot reach it: the solver is only
+    needed when this is False. Exact integers, O(1).
+    """
+    value = abs(position.qty) * instrument.cash_per_tick_lot * limit
+    if position.qty > 0:
+        return position.cost - collateral <= value
+    return collateral + position.cost >= value
 
 
 def solve_price(instrument: Instrument, position: Position, collateral: int,

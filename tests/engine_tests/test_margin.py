@@ -342,9 +342,9 @@ def test_order_margin_rounds_up() -> None:
 def _rest(account: Account, book: OrderBook, order: Order) -> Order:
     """Put ``order`` in ``account``'s open orders and, unless it waits for a trigger, in the
     book (an order is live exactly while it rests in a book)."""
-    account.orders[order.order_id] = order
     if not order.type.is_conditional:
         book.add(order)
+    account.add_order(order)  # counts it in the running totals while it rests
     return order
 
 

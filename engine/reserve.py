@@ -1,0 +1,258 @@
+"""Running totals of an account's resting orders per symbol, for pre-trade risk without
+re-reading the account's orders (DESIGN.md §3.1).
+
+Per (account, symbol) and side, two price ladders of resting lots: the *plain* orders (not
+reduce-only: they reserve order margin) and *all* of them (reduce-only included: any of them
+can close the position, so they carry the closing loss). Each ladder keeps its levels ranked
+best first plus its total lots and value, so:
+
+- the order margin of a side (``margin.order_initial_margin`` exactly) costs O(1) when nothing
+  on it closes the position, else O(levels that close it); plus O(levels priced through the
+  mark), which a resting order rarely is;
+- the closing loss (``margin.closing_loss`` exactly) walks only the closing levels priced
+  through the mark;
+- the tier check reads a side's total lots and its highest price in O(1).
+
+The totals follow the orders through ``refresh``: the exchange calls it whenever an order
+enters or leaves a book or its remaining quantity changes (rest, fill, shrink, amend), and
+``Account.remove_order`` drops what a finished order held. ``order_initial_margin`` and
+``closing_loss`` over the orders themselves stay the oracle (``check_reserve``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from sortedcontainers import SortedList
+
+from engine.errors import InvariantViolation
+from engine.units import ceil_div
+
+if TYPE_CHECKING:
+    from engine.account import Account
+    from engine.book import Order
+    from engine.instrument import Instrument
+
+Change = tuple[bool, int, int]
+"""(is_buy, price in ticks, lots added (+) or taken off (-)) to the plain orders, what-if."""
+
+
+class Ladder:
+    """Resting lots of one side by price, ranked best first, with their totals."""
+
+    __slots__ = ("is_buy", "lots", "keys", "total", "value")
+
+    def __init__(self, is_buy: bool) -> None:
+        self.is_buy = is_buy
+        self.lots: dict[int, int] = {}
+        self.keys = SortedList()
+        """Negated prices for buys, prices for sells: index 0 is the best on both sides."""
+        self.total = 0
+        """Lots over every level."""
+        self.value = 0
+        """Sum of lots x price (ticks) over every level."""
+
+    def add(self, price: int, lots: int) -> None:
+        """Add ``lots`` (negative: take them off) at ``price``. O(1), O(log L) when a level
+        appears or empties."""
+        if lots == 0:
+            return
+        held = self.lots.get(price, 0) + lots
+        if held < 0:
+            raise InvariantViolation(f"reserve: {held} lots at {price}")
+        if held:
+            if price not in self.lots:
+                self.keys.add(-price if self.is_buy else price)
+            self.lots[price] = held
+        else:
+            del self.lots[price]
+            self.keys.remove(-price if self.is_buy else price)
+        self.total += lots
+        self.value += lots * price
+
+    def best_first(self) -> Iterator[tuple[int, int]]:
+        """(price, lots) of each level, best first."""
+        lots = self.lots
+        if self.is_buy:
+            return ((-key, lots[-key]) for key in self.keys)
+        return ((key, lots[key]) for key in self.keys)
+
+    def highest(self) -> int | None:
+        keys = self.keys
+        if not keys:
+            return None
+        return -keys[0] if self.is_buy else keys[-1]
+
+    def opening_reserve(self, to_close: int, mark: int, per_lot: int, leverage: int) -> int:
+        """``order_initial_margin`` of this side: its best ``to_close`` lots close the
+        position; the rest open at ``price / leverage`` plus their loss through the mark."""
+        if to_close >= self.total:
+            return 0  # all of it closes (or nothing rests)
+        sign = 1 if self.is_buy else -1
+        value, loss = self.value, 0
+        for price, lots in self.best_first():
+            through = sign * (price - mark)
+            if to_close:
+                closing = min(lots, to_close)
+                to_close -= closing
+                value -= closing * price
+                lots -= closing
+            elif through <= 0:
+                break  # every worse level is on the mark's side too: no more loss
+            if lots and through > 0:
+                loss += lots * through
+        return ceil_div(value * per_lot, leverage) + loss * per_lot
+
+    def closing_loss(self, to_close: int, mark: int) -> int:
+        """Loss in tick-lots against the mark of the best ``to_close`` lots (``closing_loss``)."""
+        sign = 1 if self.is_buy else -1
+        loss = 0
+        for price, lots in self.best_first():
+            if to_close == 0:
+                break
+            through = sign * (price - mark)
+            if through <= 0:
+                break
+            closing = min(lots, to_close)
+            to_close -= closing
+            loss += closing * through
+        return loss
+
+
+class SymbolReserve:
+    """The running totals of one account's resting orders on one symbol."""
+
+    __slots__ = ("held", "plain", "every")
+
+    def __init__(self) -> None:
+        self.held: dict[int, tuple[bool, int, int, bool]] = {}
+        """What each counted order holds: (is_buy, price, remaining, reduce_only) by id."""
+        self.plain = (Ladder(False), Ladder(True))
+        """Not reduce-only orders, indexed by is_buy: they reserve order margin."""
+        self.every = (Ladder(False), Ladder(True))
+        """Every resting order, indexed by is_buy: they can close the position."""
+
+    def __bool__(self) -> bool:
+        return bool(self.held)
+
+    def _apply(self, shape: tuple[bool, int, int, bool], sign: int) -> None:
+        is_buy, price, lots, reduce_only = shape
+        self.every[is_buy].add(price, sign * lots)
+        if not reduce_only:
+            self.plain[is_buy].add(price, sign * lots)
+
+    def refresh(self, order: Order) -> None:
+        """Count ``order`` as it is now: its remaining lots while it rests, nothing once it
+        has left the book."""
+        order_id = order.order_id
+        old = self.held.get(order_id)
+        new = ((order.is_buy, order.price, order.qty - order.filled, order.reduce_only)
+               if order.live and order.price is not None and not order.type.is_conditional
+               else None)
+        if old == new:
+            return
+        if old is not None:
+            self._apply(old, -1)
+            del self.held[order_id]
+        if new is not None:
+            self._apply(new, 1)  # type: ignore[arg-type]
+            self.held[order_id] = new  # type: ignore[assignment]
+
+    def drop(self, order_id: int) -> None:
+        old = self.held.pop(order_id, None)
+        if old is not None:
+            self._apply(old, -1)
+
+    def order_margin(self, instrument: Instrument, position_qty: int, mark: int, leverage: int,
+                     changes: Iterable[Change] = ()) -> int:
+        """``order_initial_margin`` of the plain orders, with ``changes`` applied (what-if:
+        they are undone before this returns)."""
+        plain = self.plain
+        done: list[Change] = []
+        try:
+            for is_buy, price, lots in changes:
+                plain[is_buy].add(price, lots)
+                done.append((is_buy, price, lots))
+            per_lot = instrument.cash_per_tick_lot
+            return max(plain[True].opening_reserve(max(0, -position_qty), mark, per_lot,
+                                                   leverage),
+                       plain[False].opening_reserve(max(0, position_qty), mark, per_lot,
+                                                    leverage))
+        finally:
+            for is_buy, price, lots in reversed(done):
+                plain[is_buy].add(price, -lots)
+
+    def closing_loss(self, instrument: Instrument, position_qty: int, mark: int) -> int:
+        """``margin.closing_loss``: what the orders closing the position lose against the mark."""
+        if position_qty == 0:
+            return 0
+        ladder = self.every[position_qty < 0]
+        return ladder.closing_loss(abs(position_qty), mark) * instrument.cash_per_tick_lot
+
+    def exposure(self, is_buy: bool) -> tuple[int, int | None]:
+        """(lots, highest price) of the plain orders of one side: the tier check's reach."""
+        ladder = self.plain[is_buy]
+        return ladder.total, ladder.highest()
+
+
+EMPTY = SymbolReserve()
+"""What an account with no resting order on a symbol holds (never written)."""
+
+
+def check_reserve(account: Account, instruments: Mapping[str, Instrument],
+                  marks: Mapping[str, int | None]) -> None:
+    """Raise InvariantViolation unless the running totals agree with the orders themselves:
+    the orders counted, the order margin and closing loss at the given marks (recomputed by
+    ``margin.order_initial_margin`` and ``margin.closing_loss``), and the tier reach."""
+    from engine.margin import closing_loss, order_initial_margin, resting_shapes
+
+    counted = {(symbol, order_id) for symbol, reserve in account.reserves.items()
+               for order_id in reserve.held}
+    resting = {(o.symbol, o.order_id) for o in account.orders.values()
+               if o.live and o.price is not None and not o.type.is_conditional}
+    if counted != resting:
+        raise InvariantViolation(f"{account.id}: the reserve counts {sorted(counted ^ resting)}"
+                                 " wrongly")
+    for symbol, reserve in account.reserves.items():
+        for order_id, shape in reserve.held.items():
+            order = account.orders[order_id]
+            if shape != (order.is_buy, order.price, order.remaining, order.reduce_only):
+                raise InvariantViolation(f"{account.id}: the reserve holds {shape} for {order!r}")
+        for reduce_only_too, ladders in ((False, reserve.plain), (True, reserve.every)):
+            for ladder in ladders:
+                lots: dict[int, int] = {}
+                for is_buy, price, left, reduce_only in reserve.held.values():
+                    if is_buy == ladder.is_buy and (reduce_only_too or not reduce_only):
+                        lots[price] = lots.get(price, 0) + left
+                if (ladder.lots != lots or ladder.total != sum(lots.values())
+                        or ladder.value != sum(p * q for p, q in lots.items())
+                        or list(ladder.best_first()) != sorted(lots.items(),
+                                                               reverse=ladder.is_buy)):
+                    raise InvariantViolation(f"{account.id} {symbol}: a reserve ladder is not "
+                                             "the sum of the orders it holds")
+        mark = marks.get(symbol)
+        if mark is None:
+            continue
+        instrument = instruments[symbol]
+        leverage = account.leverage.get(symbol, instrument.default_leverage)
+        qty = account.position_qty(symbol)
+        shapes = resting_shapes(account, symbol)
+        naive = order_initial_margin(instrument, shapes, qty, mark, leverage)
+        fast = reserve.order_margin(instrument, qty, mark, leverage)
+        if fast != naive:
+            raise InvariantViolation(f"{account.id} {symbol}: order margin {fast} kept, "
+                                     f"{naive} recomputed")
+        naive = closing_loss(instrument, account, symbol, qty, mark)
+        fast = reserve.closing_loss(instrument, qty, mark)
+        if fast != naive:
+            raise InvariantViolation(f"{account.id} {symbol}: closing loss {fast} kept, "
+                                     f"{naive} recomputed")
+        for is_buy in (True, False):
+            prices = [p for b, p, _ in shapes if b == is_buy]
+            naive_reach = (sum(q for b, _, q in shapes if b == is_buy),
+                           max(prices) if prices else None)
+            if reserve.exposure(is_buy) != naive_reach:
+                raise InvariantViolation(f"{account.id} {symbol}: tier reach "
+                                         f"{reserve.exposure(is_buy)} kept, {naive_reach} "
+                                         "recomputed")
