@@ -128,8 +128,8 @@ class BookSide:
         self.best: Level | None = None
         self.occupied = 0
         """Number of levels holding a live order."""
-        self._spares_at = SPARE_SLACK
-        """Drop the spare levels when the ladder grows past this many levels."""
+        self._spares_at = SPARE_SLACK + 1
+        """Drop the spare levels before the ladder grows past this many levels."""
 
     def __len__(self) -> int:
         return self.occupied
@@ -189,7 +189,7 @@ class BookSide:
         heapify(self.heap)
         for level in kept.values():
             level.ranked = True
-        self._spares_at = 2 * len(kept) + SPARE_SLACK
+        self._spares_at = 2 * len(kept) + SPARE_SLACK + 1
 
     def __iter__(self) -> Iterator[Level]:
         """Occupied levels, best first. Walks the ticks out from the best while the book is
