@@ -146,17 +146,6 @@ class BookSide:
             level = self.by_price[price] = Level(price)
         return level
 
-    def occupy(self, level: Level) -> None:
-        """``level`` receives its first live order: rank it, and make it best if it is.
-        O(log L) when it is not ranked yet, O(1) otherwise."""
-        self.occupied += 1
-        if not level.ranked:
-            level.ranked = True
-            heappush(self.heap, self.sign * level.price)
-        best = self.best
-        if best is None or (level.price > best.price if self.is_bid else level.price < best.price):
-            self.best = level
-
     def vacate(self, level: Level) -> None:
         """``level`` lost its last live order: it becomes a spare, and if it was the best the
         next occupied level takes its place (stale heap entries are popped on the way).
@@ -281,7 +270,9 @@ class OrderBook:
         level = side.by_price.get(price)
         if level is None:
             level = side.level_for(price)
-        if not level.count:  # side.occupy(level), inlined: half the orders open a level
+        if not level.count:
+            # the level opens (half the orders of a busy book do): rank it unless its key is
+            # still in the heap, and make it the best if it is
             side.occupied += 1
             if not level.ranked:
                 level.ranked = True
