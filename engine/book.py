@@ -1,64 +1,73 @@
 """The order book of one symbol: structure only, no accounts, no matching rules.
 
-Each side is a ``BookSide``: a dict from price to ``Level`` plus a ``SortedList`` of keys
-(the price for asks, the negated price for bids, so index 0 is the best level on both sides),
-and the best ``Level`` cached, so the matching loop reads the top of the book as one
-attribute. Inside a level, orders queue in a ``deque`` (time priority). Cancelling from the
-middle of a deque would be O(n), so a cancelled order is only marked dead and the level's
-totals are corrected at once; the dead entry is dropped when it reaches the front (lazy
-deletion), and a level whose dead entries outnumber its live ones is compacted, so a level
-never holds more than O(live) entries (DESIGN.md §3.1). Totals are always exact.
+Each side is a ``BookSide``, a tick-indexed ladder: a dict from price (in ticks) to ``Level``,
+the best occupied level cached, and a heap of the ranked keys (the price for asks, the
+negated price for bids, so the smallest key is the best level on both sides). The heap is
+touched only when a level becomes occupied or the best level empties, never per order.
+
+A level that empties stays in the dict as a spare for its price (markets come back to the
+same ticks), so a new order at a recently used price costs no allocation. It keeps its heap
+entry, now stale, until that entry reaches the top; spare levels are dropped in one pass once
+they outnumber the occupied ones by ``SPARE_SLACK``, so the ladder holds O(occupied) levels.
+
+Inside a level, orders queue in a ``deque`` (time priority). Cancelling from the middle of a
+deque would be O(n), so a cancelled order is only marked dead and the level's totals are
+corrected at once; the dead entry is dropped when it reaches the front (lazy deletion), and a
+level whose dead entries outnumber its live ones is compacted, so a level never holds more
+than O(live) entries (DESIGN.md §3.1). Totals are always exact.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from heapq import heapify, heappop, heappush
 
-from sortedcontainers import SortedList
+import msgspec
 
 from engine.enums import OrderType, Side, StpMode, TimeInForce, TriggerBy
 from engine.errors import InvariantViolation
 
+_BUY = Side.BUY  # an enum class attribute costs a metaclass lookup on every read
 
-class Order:
-    """An accepted order: resting in a book, waiting for its trigger, or being matched."""
 
-    __slots__ = (
-        "order_id", "account", "symbol", "side", "is_buy", "type", "qty", "filled", "price",
-        "trigger_price", "trigger_by", "tif", "post_only", "reduce_only", "client_id", "stp",
-        "live", "queued",
-    )
+class Order(msgspec.Struct, kw_only=True, eq=False, gc=False):
+    """An accepted order: resting in a book, waiting for its trigger, or being matched.
 
-    def __init__(self, *, order_id: int, account: str, symbol: str, side: Side, type: OrderType,
-                 qty: int, price: int | None, trigger_price: int | None = None,
-                 trigger_by: TriggerBy | None = None, tif: TimeInForce = TimeInForce.GTC,
-                 post_only: bool = False, reduce_only: bool = False,
-                 client_id: str | None = None, stp: StpMode = StpMode.EXPIRE_MAKER) -> None:
-        self.order_id = order_id
-        self.account = account
-        self.symbol = symbol
-        self.side = side
-        self.is_buy = side is Side.BUY
-        self.type = type
-        self.qty = qty
-        """Total quantity in lots, filled part included."""
-        self.filled = 0
-        self.price = price
-        """Limit price in ticks; None for a market order."""
-        self.trigger_price = trigger_price
-        self.trigger_by = trigger_by
-        self.tif = tif
-        self.post_only = post_only
-        self.reduce_only = reduce_only
-        self.client_id = client_id
-        self.stp = stp
-        self.queued = 0
-        """When the order joined its book's queue (a per-book counter): time priority."""
-        self.live = False
-        """True exactly while the order rests in a book. A taker being matched, a conditional
-        order and an order that left the book are not live; the dead entry of the last may
-        linger in a level's deque until it reaches the front."""
+    A msgspec Struct rather than a class with ``__init__``: it is built by keyword with the
+    defaults filled in C, without the kwargs dict a Python ``__init__`` costs (about a
+    microsecond an order). Equality is identity (``eq=False``); an order holds no reference
+    cycle, so the garbage collector need not track it (``gc=False``).
+    """
+
+    order_id: int
+    account: str
+    symbol: str
+    side: Side
+    type: OrderType
+    qty: int
+    """Total quantity in lots, filled part included."""
+    price: int | None
+    """Limit price in ticks; None for a market order."""
+    trigger_price: int | None = None
+    trigger_by: TriggerBy | None = None
+    tif: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    reduce_only: bool = False
+    client_id: str | None = None
+    stp: StpMode = StpMode.EXPIRE_MAKER
+    filled: int = 0
+    queued: int = 0
+    """When the order joined its book's queue (a per-book counter): time priority."""
+    live: bool = False
+    """True exactly while the order rests in a book. A taker being matched, a conditional
+    order and an order that left the book are not live; the dead entry of the last may
+    linger in a level's deque until it reaches the front."""
+    is_buy: bool = False
+    """Derived from ``side`` when the order is built (read on every hot path)."""
+
+    def __post_init__(self) -> None:
+        self.is_buy = self.side is _BUY
 
     @property
     def remaining(self) -> int:
@@ -70,15 +79,17 @@ class Order:
 
 
 class Level:
-    __slots__ = ("price", "qty", "count", "orders")
+    __slots__ = ("price", "qty", "count", "orders", "ranked")
 
     def __init__(self, price: int) -> None:
         self.price = price
         self.qty = 0
         """Sum of the remaining quantity of the live orders at this price."""
         self.count = 0
-        """Number of live orders at this price."""
+        """Number of live orders at this price; 0 for a spare level."""
         self.orders: deque[Order] = deque()
+        self.ranked = False
+        """True while the level's key is in its side's heap (stale once the level is empty)."""
 
     def front(self) -> Order:
         """The live order with time priority (drops dead entries on the way). O(1) amortised."""
@@ -97,56 +108,105 @@ class Level:
 
 COMPACT_SLACK = 16
 """A level is compacted once its deque exceeds twice its live orders plus this slack."""
+SPARE_SLACK = 256
+"""Spare (empty) levels a side keeps beyond its occupied ones before it drops them all."""
 
 
 class BookSide:
-    """One side of a book: price -> Level, the sorted keys, and the best level cached."""
+    """One side of a book: a tick-indexed ladder of levels, the best level cached."""
 
-    __slots__ = ("is_bid", "by_price", "keys", "best")
+    __slots__ = ("is_bid", "sign", "by_price", "heap", "best", "occupied", "_spares_at")
 
     def __init__(self, is_bid: bool) -> None:
         self.is_bid = is_bid
+        self.sign = -1 if is_bid else 1
+        """key = sign * price: the smallest key is the best price on both sides."""
         self.by_price: dict[int, Level] = {}
-        self.keys = SortedList()
-        """Prices for asks, negated prices for bids: index 0 is the best on both sides."""
+        """Occupied and spare levels by price."""
+        self.heap: list[int] = []
+        """Keys of the ranked levels: every occupied one, and spares not yet popped."""
         self.best: Level | None = None
+        self.occupied = 0
+        """Number of levels holding a live order."""
+        self._spares_at = SPARE_SLACK + 1
+        """Drop the spare levels before the ladder grows past this many levels."""
 
     def __len__(self) -> int:
-        return len(self.by_price)
+        return self.occupied
 
     def __bool__(self) -> bool:
         return self.best is not None
 
     def level_for(self, price: int) -> Level:
-        """The level at ``price``, created (and ranked) if absent. O(log L) when new."""
+        """The level at ``price`` (occupied or spare), created if absent."""
         level = self.by_price.get(price)
         if level is None:
+            if len(self.by_price) >= self._spares_at:
+                self._drop_spares()
             level = self.by_price[price] = Level(price)
-            self.keys.add(-price if self.is_bid else price)
-            best = self.best
-            if best is None or (price > best.price if self.is_bid else price < best.price):
-                self.best = level
         return level
 
-    def drop(self, level: Level) -> None:
-        """Forget an emptied level. O(log L)."""
-        price = level.price
-        del self.by_price[price]
-        keys = self.keys
-        keys.remove(-price if self.is_bid else price)
-        if self.best is level:
-            if keys:
-                key = keys[0]
-                self.best = self.by_price[-key if self.is_bid else key]
-            else:
-                self.best = None
+    def vacate(self, level: Level) -> None:
+        """``level`` lost its last live order: it becomes a spare, and if it was the best the
+        next occupied level takes its place (stale heap entries are popped on the way).
+        O(1), or O(log L) per popped entry."""
+        orders = level.orders
+        if orders:
+            orders.clear()  # only dead entries are left
+        self.occupied -= 1
+        if self.best is not level:
+            return  # its key is now stale in the heap; popped when it reaches the top
+        heap, by_price, sign = self.heap, self.by_price, self.sign
+        level.ranked = False
+        heappop(heap)  # the best level's key is the top
+        while heap:
+            top = by_price[sign * heap[0]]
+            if top.count:
+                self.best = top
+                return
+            top.ranked = False
+            heappop(heap)
+        self.best = None
+
+    def _drop_spares(self) -> None:
+        """Forget every spare level and re-rank the occupied ones. O(L), once per
+        ``SPARE_SLACK`` or more levels created."""
+        sign = self.sign
+        kept = {price: level for price, level in self.by_price.items() if level.count}
+        self.by_price = kept
+        self.heap = [sign * price for price in kept]
+        heapify(self.heap)
+        for level in kept.values():
+            level.ranked = True
+        self._spares_at = 2 * len(kept) + SPARE_SLACK + 1
 
     def __iter__(self) -> Iterator[Level]:
-        """Levels best first."""
-        by_price = self.by_price
-        if self.is_bid:
-            return (by_price[-key] for key in self.keys)
-        return (by_price[key] for key in self.keys)
+        """Occupied levels, best first. Walks the ticks out from the best while the book is
+        dense; past a gap as long as the heap, sorts the remaining keys once instead."""
+        level = self.best
+        if level is None:
+            return
+        by_price, sign = self.by_price, self.sign
+        left = self.occupied
+        key = sign * level.price
+        budget = 16 + len(self.heap)
+        while True:
+            yield level
+            left -= 1
+            if left <= 0:
+                return
+            while True:
+                key += 1
+                level = by_price.get(sign * key)
+                if level is not None and level.count:
+                    break
+                budget -= 1
+                if budget < 0:
+                    for later in sorted(k for k in self.heap if k > key):
+                        level = by_price.get(sign * later)
+                        if level is not None and level.count:
+                            yield level
+                    return
 
 
 class OrderBook:
@@ -173,15 +233,15 @@ class OrderBook:
 
     def best_level(self, side: Side) -> Level | None:
         """The best level of ``side`` (the side a taker of the other side trades against)."""
-        return (self.bids if side is Side.BUY else self.asks).best
+        return (self.bids if side is _BUY else self.asks).best
 
     def levels(self, side: Side) -> Iterator[Level]:
         """Levels of one side, best first."""
-        return iter(self.bids if side is Side.BUY else self.asks)
+        return iter(self.bids if side is _BUY else self.asks)
 
     def depth(self, side: Side, count: int) -> list[tuple[int, int]]:
         """Up to ``count`` (price, qty) levels of one side, best first."""
-        out = []
+        out: list[tuple[int, int]] = []
         for level in self.levels(side):
             if len(out) == count:
                 break
@@ -205,27 +265,41 @@ class OrderBook:
         sit in a deque, and reviving it would make it live there too.
         """
         assert order.price is not None and not order.live and order.order_id not in self.orders
-        level = (self.bids if order.is_buy else self.asks).level_for(order.price)
+        side = self.bids if order.is_buy else self.asks
+        price = order.price
+        level = side.by_price.get(price)
+        if level is None:
+            level = side.level_for(price)
+        if not level.count:
+            # the level opens (half the orders of a busy book do): rank it unless its key is
+            # still in the heap, and make it the best if it is
+            side.occupied += 1
+            if not level.ranked:
+                level.ranked = True
+                heappush(side.heap, side.sign * price)
+            best = side.best
+            if best is None or (price > best.price if side.is_bid else price < best.price):
+                side.best = level
         level.orders.append(order)
         level.qty += order.qty - order.filled
         level.count += 1
-        self._queued += 1
-        order.queued = self._queued
+        self._queued = queued = self._queued + 1
+        order.queued = queued
         order.live = True
         self.orders[order.order_id] = order
 
     def remove(self, order: Order) -> None:
         """Take ``order`` out of the book (cancelled or fully filled). O(1), O(log L) when
-        its level empties."""
+        its level was the best and empties."""
         side = self.bids if order.is_buy else self.asks
         level = side.by_price[order.price]
         level.qty -= order.qty - order.filled
-        level.count -= 1
         order.live = False
         del self.orders[order.order_id]
-        if level.count == 0:
-            side.drop(level)
-        elif len(level.orders) > 2 * level.count + COMPACT_SLACK:
+        count = level.count = level.count - 1
+        if not count:
+            side.vacate(level)
+        elif len(level.orders) > 2 * count + COMPACT_SLACK:
             level.compact()
 
     def reduce(self, order: Order, qty: int, *, filled: bool) -> None:
@@ -252,24 +326,38 @@ class OrderBook:
             raise InvariantViolation(
                 f"{self.symbol}: book crossed, bid {best_bid} >= ask {best_ask}")
         seen = 0
-        for side, sign in ((self.bids, -1), (self.asks, 1)):
-            if not (len(side.keys) == len(side.by_price)):
-                raise InvariantViolation(f"{self.symbol}: keys and levels differ")
-            if sorted(side.by_price) != sorted(sign * key for key in side.keys):
-                raise InvariantViolation(f"{self.symbol}: sorted keys do not match the levels")
-            if side.keys:
-                if side.best is not side.by_price[sign * side.keys[0]]:
+        for side in (self.bids, self.asks):
+            sign = side.sign
+            occupied = {p: lv for p, lv in side.by_price.items() if lv.count}
+            if side.occupied != len(occupied):
+                raise InvariantViolation(f"{self.symbol}: occupied count {side.occupied}")
+            ranked = sorted(sign * lv.price for lv in side.by_price.values() if lv.ranked)
+            if sorted(side.heap) != ranked:
+                raise InvariantViolation(f"{self.symbol}: heap keys differ from ranked levels")
+            heap = side.heap
+            if any(heap[(i - 1) // 2] > heap[i] for i in range(1, len(heap))):
+                raise InvariantViolation(f"{self.symbol}: heap order broken")
+            if not (len(side.by_price) <= side._spares_at):
+                raise InvariantViolation(f"{self.symbol}: spare levels pile up")
+            if occupied:
+                best = min(occupied.values(), key=lambda lv: sign * lv.price)
+                if side.best is not best or side.heap[0] != sign * best.price:
                     raise InvariantViolation("stale best level")
-            else:
-                if side.best is not None:
-                    raise InvariantViolation("best level cached on an empty side")
+            elif side.best is not None or side.heap:
+                raise InvariantViolation("best level cached on an empty side")
+            if [lv.price for lv in side] != sorted(occupied, key=lambda p: sign * p):
+                raise InvariantViolation(f"{self.symbol}: levels not walked best first")
             for price, level in side.by_price.items():
                 live = list(level.live_orders())
-                if not live:
-                    raise InvariantViolation(
-                        f"{self.symbol}: empty level {level.price} left behind")
                 if price != level.price:
                     raise InvariantViolation(f"level {level.price} is filed under {price}")
+                if not level.count:
+                    if live or level.orders or level.qty:
+                        raise InvariantViolation(
+                            f"{self.symbol}: spare level {level.price} holds orders")
+                    continue
+                if not level.ranked:
+                    raise InvariantViolation(f"level {level.price} is occupied but not ranked")
                 if not (level.count == len(live)):
                     raise InvariantViolation(f"level {level.price}: count {level.count}")
                 if not (len(level.orders) <= 2 * level.count + COMPACT_SLACK):
@@ -278,7 +366,7 @@ class OrderBook:
                 if not (level.qty == sum(o.remaining for o in live)):
                     raise InvariantViolation(f"level {level.price}: qty")
                 for order in live:
-                    if not (order.price == level.price and order.is_buy == (sign == -1)):
+                    if not (order.price == level.price and order.is_buy == side.is_bid):
                         raise InvariantViolation(f"{order!r} is in the wrong level or side")
                     if not (0 < order.remaining <= order.qty):
                         raise InvariantViolation(f"{order!r}: bad remaining")

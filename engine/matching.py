@@ -16,6 +16,8 @@ from collections.abc import Callable
 from engine.book import Order, OrderBook
 from engine.enums import StpMode
 
+_EXPIRE_TAKER, _EXPIRE_MAKER = StpMode.EXPIRE_TAKER, StpMode.EXPIRE_MAKER
+
 OnFill = Callable[[Order, int, int], None]
 """on_fill(maker, price_ticks, qty_lots), called after the book has been updated."""
 OnStp = Callable[[Order], None]
@@ -38,21 +40,30 @@ def match(book: OrderBook, taker: Order, limit: int, on_fill: OnFill, on_stp: On
     """
     is_buy = taker.is_buy
     side = book.asks if is_buy else book.bids
+    index = book.orders
     account, stp = taker.account, taker.stp
     while True:
-        # re-read each round: on_fill may refit orders (the taker's size included)
+        # re-read each round: on_fill may refit orders (the taker's size included) and move
+        # the best level
         want = taker.qty - taker.filled
         if want <= 0:
             break
         level = side.best
-        if level is None or (level.price > limit if is_buy else level.price < limit):
+        if level is None:
             break
-        maker = level.front()
+        price = level.price
+        if price > limit if is_buy else price < limit:
+            break
+        queue = level.orders
+        maker = queue[0]
+        while not maker.live:  # a cancelled entry, dropped lazily
+            queue.popleft()
+            maker = queue[0]
         if maker.account == account:
-            if stp is not StpMode.EXPIRE_TAKER:
+            if stp is not _EXPIRE_TAKER:
                 book.remove(maker)
                 on_stp(maker)
-            if stp is not StpMode.EXPIRE_MAKER:
+            if stp is not _EXPIRE_MAKER:
                 return True
             continue
         qty = maker.qty - maker.filled
@@ -60,11 +71,17 @@ def match(book: OrderBook, taker: Order, limit: int, on_fill: OnFill, on_stp: On
             qty = want
             level.qty -= qty
             maker.filled += qty
-        else:
-            book.remove(maker)
+        else:  # the maker leaves the book: book.remove, inlined for the front of the queue
+            queue.popleft()
+            level.qty -= qty
+            maker.live = False
+            del index[maker.order_id]
             maker.filled += qty
+            level.count -= 1
+            if not level.count:
+                side.vacate(level)
         taker.filled += qty
-        on_fill(maker, level.price, qty)
+        on_fill(maker, price, qty)
     return False
 
 
