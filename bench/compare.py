@@ -245,6 +245,7 @@ def perpsim_counts(workload: list[tuple]) -> tuple[int, int, int]:
     orders = book.orders
     taker_id = 1 << 40
     idle = 0
+    buy, sell, limit_type, market_type = Side.BUY, Side.SELL, OrderType.LIMIT, OrderType.MARKET
     for op in workload:
         kind = op[0]
         if kind == CANCEL:
@@ -257,8 +258,7 @@ def perpsim_counts(workload: list[tuple]) -> tuple[int, int, int]:
         if kind == LIMIT:
             _, oid, is_buy, price, qty = op
             order = Order(order_id=oid, account=f"a{oid}", symbol="X",
-                          side=Side.BUY if is_buy else Side.SELL, type=OrderType.LIMIT,
-                          qty=qty, price=price)
+                          side=buy if is_buy else sell, type=limit_type, qty=qty, price=price)
             if book.would_cross(is_buy, price):
                 match(book, order, price, on_fill, on_stp)
             if order.filled < order.qty:
@@ -267,8 +267,7 @@ def perpsim_counts(workload: list[tuple]) -> tuple[int, int, int]:
             _, is_buy, qty = op
             taker_id += 1
             order = Order(order_id=taker_id, account="t", symbol="X",
-                          side=Side.BUY if is_buy else Side.SELL, type=OrderType.MARKET,
-                          qty=qty, price=None)
+                          side=buy if is_buy else sell, type=market_type, qty=qty, price=None)
             if (book.asks if is_buy else book.bids).best is None:
                 idle += 1
                 continue
@@ -414,6 +413,7 @@ def _timed(args: tuple) -> tuple[int, int, int, float, float]:
     time: the machine is shared, and a runner's wall time counts what other processes ran."""
     runner, name, ops, seed = args
     workload = WORKLOADS[name][0](ops, seed)
+    RUNNERS[runner]([])()  # imports (engine, numpy) outside the timed run
     run = RUNNERS[runner](workload)
     cpu, wall = time.process_time(), time.perf_counter()
     fills, volume, idle = run()
