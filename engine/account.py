@@ -147,10 +147,8 @@ class Account:
         else:
             del self.open_on[symbol]
         reserve = self.reserves.get(symbol)
-        if reserve is not None:
+        if reserve is not None:  # kept when empty: an account quoting on and off reuses it
             reserve.drop(order.order_id)
-            if not reserve:
-                del self.reserves[symbol]
 
     def refresh_order(self, order: Order) -> None:
         """Re-read an open order into the running totals: call it whenever the order enters
@@ -161,8 +159,6 @@ class Account:
                 return
             reserve = self.reserves[order.symbol] = SymbolReserve()
         reserve.refresh(order)
-        if not reserve:
-            del self.reserves[order.symbol]
 
     def reserve_on(self, symbol: str) -> SymbolReserve:
         """The running totals of the resting orders on ``symbol`` (empty if none rests)."""

@@ -178,11 +178,13 @@ class OrderEntry:
                 raise refusal
         self.next_order_id += 1
         self._open(account, order)
-        self.outbox.emit(e.Accepted, order_id=order.order_id, account=order.account,
-                         symbol=order.symbol, side=order.side, type=order.type, qty=order.qty,
-                         tif=order.tif, post_only=order.post_only, reduce_only=order.reduce_only,
-                         stp=order.stp, price=order.price, trigger_price=order.trigger_price,
-                         trigger_by=order.trigger_by, client_id=order.client_id)
+        if not self.outbox.skip(e.Accepted):
+            self.outbox.emit(e.Accepted, order_id=order.order_id, account=order.account,
+                             symbol=order.symbol, side=order.side, type=order.type, qty=order.qty,
+                             tif=order.tif, post_only=order.post_only,
+                             reduce_only=order.reduce_only, stp=order.stp, price=order.price,
+                             trigger_price=order.trigger_price, trigger_by=order.trigger_by,
+                             client_id=order.client_id)
         if kind.is_conditional:
             self.conditional[order.symbol][order.order_id] = order
             return
@@ -370,8 +372,9 @@ class OrderEntry:
         trade_id = self.next_trade_id
         self.next_trade_id += 1
         self.last[symbol] = price
-        self.outbox.emit(e.Trade, trade_id=trade_id, symbol=symbol, price=price, qty=qty,
-                         taker_side=taker.side)
+        if not self.outbox.skip(e.Trade):
+            self.outbox.emit(e.Trade, trade_id=trade_id, symbol=symbol, price=price, qty=qty,
+                             taker_side=taker.side)
         notional = instrument.notional(price, qty)
         taker_fee = mul_rate_up(notional, instrument.taker_fee) if taker_pays_fee else 0
         self._settle_fill(taker, trade_id, price, qty, taker_fee, Liquidity.TAKER,
@@ -390,10 +393,12 @@ class OrderEntry:
         account.refresh_order(order)  # a maker's fill shrank it or took it out of the book
         realized = self.ledger.settle_fill(account, order.symbol,
                                            qty if order.is_buy else -qty, price, fee, liquidated)
-        self.outbox.emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
-                         symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
-                         liquidity=liquidity, realized_pnl=realized,
-                         position=account.positions[order.symbol].qty, client_id=order.client_id)
+        if not self.outbox.skip(e.Fill):
+            self.outbox.emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
+                             symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
+                             liquidity=liquidity, realized_pnl=realized,
+                             position=account.positions[order.symbol].qty,
+                             client_id=order.client_id)
 
     def _shrink(self, order: Order, qty: int, book: OrderBook | None) -> None:
         """Take ``qty`` off an order's size for reduce-only, keeping its place in the queue."""
@@ -403,10 +408,11 @@ class OrderEntry:
         else:
             order.qty -= qty
         if order.remaining:
-            self.outbox.emit(e.Amended, order_id=order.order_id, account=order.account,
-                             symbol=order.symbol, qty=order.qty, remaining=order.remaining,
-                             price=order.price, reason=AmendReason.REDUCE_ONLY,
-                             client_id=order.client_id)
+            if not self.outbox.skip(e.Amended):
+                self.outbox.emit(e.Amended, order_id=order.order_id, account=order.account,
+                                 symbol=order.symbol, qty=order.qty, remaining=order.remaining,
+                                 price=order.price, reason=AmendReason.REDUCE_ONLY,
+                                 client_id=order.client_id)
 
     def fit_reduce_only(self, account: Account, symbol: str) -> None:
         """Shrink or cancel resting reduce-only orders so that together, in priority order,
@@ -563,9 +569,10 @@ class OrderEntry:
             self.fire_triggers(order.symbol)
 
     def _amended(self, order: Order) -> None:
-        self.outbox.emit(e.Amended, order_id=order.order_id, account=order.account,
-                         symbol=order.symbol, qty=order.qty, remaining=order.remaining,
-                         price=order.price, client_id=order.client_id)
+        if not self.outbox.skip(e.Amended):
+            self.outbox.emit(e.Amended, order_id=order.order_id, account=order.account,
+                             symbol=order.symbol, qty=order.qty, remaining=order.remaining,
+                             price=order.price, client_id=order.client_id)
 
     # -- orders: the ladder replace of a quoting participant -----------------------------------
 
@@ -633,10 +640,11 @@ class OrderEntry:
                           qty=lots, price=price, post_only=True)
             self.next_order_id += 1
             self._open(account, order)
-            self.outbox.emit(e.Accepted, order_id=order.order_id, account=order.account,
-                             symbol=symbol, side=order.side, type=order.type, qty=lots,
-                             tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
-                             price=price)
+            if not self.outbox.skip(e.Accepted):
+                self.outbox.emit(e.Accepted, order_id=order.order_id, account=order.account,
+                                 symbol=symbol, side=order.side, type=order.type, qty=lots,
+                                 tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
+                                 price=price)
             book.add(order)
             account.refresh_order(order)
 

@@ -18,22 +18,29 @@ class OrderType(StrEnum):
     TAKE_PROFIT_MARKET = "take_profit_market"
     TAKE_PROFIT_LIMIT = "take_profit_limit"
 
+    # the member sets are module constants (below the class): an enum attribute read costs a
+    # metaclass lookup, and these run on every order
     @property
     def is_conditional(self) -> bool:
-        return self not in (OrderType.LIMIT, OrderType.MARKET)
+        return self not in _IMMEDIATE
 
     @property
     def has_limit_price(self) -> bool:
-        return self in (OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT)
+        return self in _WITH_LIMIT_PRICE
 
     @property
     def is_take_profit(self) -> bool:
-        return self in (OrderType.TAKE_PROFIT_MARKET, OrderType.TAKE_PROFIT_LIMIT)
+        return self in _TAKE_PROFIT
 
     @property
     def triggered_type(self) -> OrderType:
         """What a conditional order becomes when its trigger fires."""
         return OrderType.LIMIT if self.has_limit_price else OrderType.MARKET
+
+
+_IMMEDIATE = frozenset((OrderType.LIMIT, OrderType.MARKET))
+_WITH_LIMIT_PRICE = frozenset((OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT))
+_TAKE_PROFIT = frozenset((OrderType.TAKE_PROFIT_MARKET, OrderType.TAKE_PROFIT_LIMIT))
 
 
 class TimeInForce(StrEnum):

@@ -100,17 +100,17 @@ def checked_lots(instrument: Instrument, lots: int, max_lots: int, value: Any = 
     """Refuse a size off the instrument's limits; ``value`` is how the caller wrote it."""
     if type(lots) is not int:
         raise Refusal(RejectReason.INVALID_QTY, f"qty {lots!r} is not a whole number of lots")
-    if value is None:
+    if 0 < lots <= max_lots and lots >= instrument.min_qty:
+        return lots
+    if value is None:  # formatted only for a refusal: the accepted path stays cheap
         value = instrument.format_qty(lots)
     if lots <= 0:
         raise Refusal(RejectReason.INVALID_QTY, f"qty {value} must be positive")
     if lots > max_lots:
         limit = instrument.format_qty(max_lots)
         raise Refusal(RejectReason.ABOVE_MAX_QTY, f"qty {value} is above the maximum {limit}")
-    if lots < instrument.min_qty:
-        limit = instrument.format_qty(instrument.min_qty)
-        raise Refusal(RejectReason.BELOW_MIN_QTY, f"qty {value} is below the minimum {limit}")
-    return lots
+    limit = instrument.format_qty(instrument.min_qty)
+    raise Refusal(RejectReason.BELOW_MIN_QTY, f"qty {value} is below the minimum {limit}")
 
 
 def unit_amount(amount: int) -> int:
