@@ -165,8 +165,8 @@ def test_the_ladder_agrees_with_a_list_scan(spare_slack, ops):
                               type=OrderType.LIMIT if price else OrderType.MARKET,
                               qty=qty, price=price, stp=stp)
                 expired = match(book, taker, limit,
-                                lambda m, p, q: got.append(("fill", m.order_id, p, q)),
-                                lambda m: got.append(("stp", m.order_id)))
+                                lambda m, p, q, got=got: got.append(("fill", m.order_id, p, q)),
+                                lambda m, got=got: got.append(("stp", m.order_id)))
                 filled, naive_expired = naive.match(account, is_buy, limit, qty, stp, want)
                 assert (taker.filled, expired) == (filled, naive_expired)
                 if price is not None and not expired and taker.remaining:
