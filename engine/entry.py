@@ -33,7 +33,7 @@ from engine.enums import (
 from engine.instrument import Instrument
 from engine.ledger import Ledger
 from engine.liquidator import bankruptcy_tick
-from engine.margin import collateral_behind, solvent_at, summarize
+from engine.margin import collateral_behind, order_initial_margin, solvent_at, summarize
 from engine.matching import fillable, match
 from engine.outbox import Outbox
 from engine.refusals import Refusal
@@ -271,22 +271,26 @@ class OrderEntry:
         ``leverage`` (Binance: max leverage is bounded by the bracket of the notional)."""
         symbol = instrument.symbol
         mark = self._mark(symbol) if self.mark[symbol] is not None else price
-        sign = 1 if is_buy else -1
-        exposure = sign * account.position_qty(symbol) + qty
         # notional grows with price on either side: value the exposure at the highest price
         # it could be reached at
-        worst = max(price, mark)
         resting, highest = account.reserve_on(symbol).exposure(is_buy)
-        exposure += resting
-        if highest is not None:
-            worst = max(worst, highest)
+        worst = max(price, mark) if highest is None else max(price, mark, highest)
+        self._check_reach(instrument, is_buy, account.position_qty(symbol), qty + resting,
+                          worst, leverage)
+
+    @staticmethod
+    def _check_reach(instrument: Instrument, is_buy: bool, position: int, lots: int,
+                     worst: int, leverage: int) -> None:
+        """The tier check of a side whose orders add ``lots`` to ``position``, valued at
+        ``worst``."""
+        exposure = (position if is_buy else -position) + lots
         if exposure <= 0:
             return
         notional = instrument.notional(worst, exposure)
         if instrument.max_leverage_for(notional) < leverage:
             raise Refusal(RejectReason.LEVERAGE_TOO_HIGH,
                           f"a {format_cash(notional)} USDT position is above the cap for "
-                          f"{leverage}x on {symbol}; lower the leverage")
+                          f"{leverage}x on {instrument.symbol}; lower the leverage")
 
     def _open(self, account: Account, order: Order) -> None:
         account.add_order(order)
@@ -669,20 +673,23 @@ class OrderEntry:
         symbol = instrument.symbol
         mark = self._mark(symbol)
         leverage = account.leverage.get(symbol, instrument.default_leverage)
-        # hidden from the checks, as an amend hides the order it replaces
-        with account.hiding(cancel):
-            for side in (True, False):
-                added = [(price, lots) for is_buy, price, lots in new if is_buy == side]
-                if added:
-                    self.check_tier(account, instrument, side, sum(q for _, q in added),
-                                    max(p for p, _ in added), leverage)
         position = account.position_qty(symbol)
         reserve = account.reserve_on(symbol)
-        changes = [(o.is_buy, o.price, -o.remaining) for o in cancel]
-        changes.extend((o.is_buy, o.price, -lots) for o, lots in shrink)
-        changes.extend(new)
-        cost = (reserve.order_margin(instrument, position, mark, leverage,
-                                     changes)  # type: ignore[arg-type]
+        # the plain orders as the ladder would leave them (kept, shrunk, new): a replace
+        # rewrites most of them, so the oracle over this list is cheaper than the what-if
+        # changes to the running totals, and "before" is the running total itself
+        leaving = {order.order_id for order in cancel}
+        smaller = {order.order_id: lots for order, lots in shrink}
+        after = [(is_buy, price, left - smaller.get(order_id, 0))
+                 for order_id, (is_buy, price, left, reduce_only) in reserve.held.items()
+                 if not reduce_only and order_id not in leaving]
+        after.extend(new)
+        for side in (True, False):
+            if any(is_buy == side for is_buy, _, _ in new):  # the reach of each side it adds to
+                reach = [(price, lots) for is_buy, price, lots in after if is_buy == side]
+                self._check_reach(instrument, side, position, sum(q for _, q in reach),
+                                  max(mark, *(p for p, _ in reach)), leverage)
+        cost = (order_initial_margin(instrument, after, position, mark, leverage)
                 - reserve.order_margin(instrument, position, mark, leverage))
         if cost > 0:
             cost += mul_rate_up(sum(instrument.notional(p, q) for _, p, q in new),

@@ -356,3 +356,26 @@ def test_no_sweep_at_an_unchanged_mark_with_nothing_written(monkeypatch):
     ex.execute(u.Deposit(account="t", amount=CASH))
     ex.execute(u.AdvanceTime(ts=T0 + 6 * S))
     assert "XAGUSDT" in sweeps
+
+
+def test_ladder_tier_check_counts_the_ladder_as_it_would_stand():
+    """The tier of a side's reach counts the quotes the ladder keeps and adds, not those it
+    cancels: moving a full-size quote is accepted, adding a second one past the cap is not."""
+    ex = started()
+    silver = ex.instruments["XAGUSDT"]
+    leverage = silver.max_leverage
+    cap = silver.tier_caps[0]
+    lots = cap // silver.notional(7850, 1)  # the most that fits the first tier at the mark
+    assert silver.max_leverage_for(silver.notional(7850, lots + lots // 2)) < leverage
+    ex.execute(u.Deposit(account="w", amount=10 * cap))
+    ex.execute(u.SetLeverage(account="w", symbol="XAGUSDT", leverage=leverage))
+    for bids in [((7800, lots),), ((7790, lots),)]:  # placed, then moved
+        events = ex.execute(u.ReplaceLadder(account="w", symbol="XAGUSDT", bids=bids))
+        assert not [ev for ev in events if isinstance(ev, e.Rejected)], events
+    before = ex.state_hash()
+    [refused] = ex.execute(u.ReplaceLadder(account="w", symbol="XAGUSDT",
+                                           bids=((7790, lots), (7780, lots // 2))))
+    assert isinstance(refused, e.Rejected) and refused.reason is RejectReason.LEVERAGE_TOO_HIGH
+    ex.seq -= 1
+    assert ex.state_hash() == before
+    ex.check_invariants()
