@@ -125,7 +125,9 @@ def summarize(account: Account, instruments: Mapping[str, Instrument],
     its resting orders (engine/reserve.py): O(symbols), plus the levels that close a position
     or rest through the mark."""
     upnl = position_im = order_im = maintenance = close_loss = 0
-    for symbol in symbols_in_use(account):
+    # unordered: integer sums do not depend on the order, and a flat symbol with no orders
+    # adds nothing (this runs on every opening order: no sort, no filtering pass)
+    for symbol in account.positions.keys() | account.open_on.keys():
         mark = marks.get(symbol)
         if mark is None:  # no price yet: nothing can have traded, no order can rest
             continue
