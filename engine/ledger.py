@@ -199,6 +199,7 @@ class Ledger:
         the insurance fund pays, as it tops a bankrupt wallet up to zero (PERP-MECHANICS.md
         §4.1 step 5): the receivers are paid in full and money stays conserved (the fund's own
         wallet is topped up by the venue's backstop)."""
+        self.touch(account)
         drained = position.isolated_margin < 0
         if drained:
             account.wallet += position.isolated_margin
