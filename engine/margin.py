@@ -112,13 +112,6 @@ def maintenance_margin(instrument: Instrument, qty: int, mark: int) -> int:
     return instrument.maintenance_margin(abs(qty) * mark * instrument.cash_per_tick_lot)
 
 
-def symbols_in_use(account: Account) -> list[str]:
-    """Symbols where the account has a position or an open order, in a stable order."""
-    used = {s for s, p in account.positions.items() if p.qty}
-    used.update(account.open_on)
-    return sorted(used)
-
-
 def summarize(account: Account, instruments: Mapping[str, Instrument],
               marks: Mapping[str, int | None]) -> MarginSummary:
     """The margin state of a cross account at the given marks, from the running totals of
