@@ -23,9 +23,11 @@ def canonical_state(exchange: Exchange) -> list[Any]:
         for side in (Side.BUY, Side.SELL):
             sides.append([[level.price, [o.order_id for o in level.live_orders()]]
                           for level in book.levels(side)])
+        terms = exchange.instruments[symbol]  # funding terms can change (SetFundingTerms)
         books.append([symbol, sides, exchange.index[symbol], exchange.mark[symbol],
                       exchange.last[symbol], list(exchange.conditional[symbol]),
-                      exchange.prices[symbol].state()])
+                      exchange.prices[symbol].state(), terms.funding_interval_ns,
+                      terms.funding_cap])
     accounts = []
     for account in [exchange.insurance] + [exchange.accounts[a] for a in sorted(exchange.accounts)]:
         accounts.append([

@@ -83,6 +83,7 @@ class RejectReason(StrEnum):
     INVALID_ORDER = "invalid_order"
     INVALID_TIMESTAMP = "invalid_timestamp"
     TIME_GOES_BACKWARDS = "time_goes_backwards"
+    INVALID_FUNDING_TERMS = "invalid_funding_terms"
     # references
     UNKNOWN_ACCOUNT = "unknown_account"
     UNKNOWN_SYMBOL = "unknown_symbol"

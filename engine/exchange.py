@@ -114,6 +114,7 @@ class Exchange:
             u.AdvanceTime: self.pricing.advance_time_units,
             u.MarketStep: self.pricing.market_step,
             u.ReplaceLadder: self.entry.replace_ladder,
+            u.SetFundingTerms: self.pricing.set_funding_terms,
         }
 
     # -- the state of the parts, reachable on the facade ----------------------------------------

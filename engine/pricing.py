@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from engine import commands as c
 from engine import events as e
 from engine import refusals
@@ -105,7 +107,7 @@ class Pricing:
     _ticks = staticmethod(refusals.ticks)
     _positive_ticks = staticmethod(refusals.positive_ticks)
 
-    def __init__(self, instruments: Mapping[str, Instrument], books: Mapping[str, OrderBook],
+    def __init__(self, instruments: dict[str, Instrument], books: Mapping[str, OrderBook],
                  ledger: Ledger, outbox: Outbox, on_mark_change: Callable[[str], None],
                  check_liquidations: Callable[[str, Sequence[Account]], None]) -> None:
         symbols = list(instruments)
@@ -330,6 +332,22 @@ class Pricing:
         for symbol, price in cmd.index.items():  # every price is checked before any is set
             prices[symbol] = self._positive_ticks(self._instrument(symbol), price, "index")
         self.advance_clock(ts, prices)
+
+    def set_funding_terms(self, cmd: u.SetFundingTerms) -> None:
+        instrument = self._instrument(cmd.symbol)
+        interval, cap = cmd.interval_ns, cmd.cap
+        hour = 3600 * NS_PER_SECOND
+        if (type(interval) is not int or interval <= 0 or interval % hour
+                or (24 * hour) % interval):
+            raise Refusal(RejectReason.INVALID_FUNDING_TERMS,
+                          f"funding interval {interval} ns is not a whole number of hours "
+                          "that divides a day")
+        if type(cap) is not int or not 0 < cap < RATE_SCALE // 2:
+            raise Refusal(RejectReason.INVALID_FUNDING_TERMS,
+                          f"funding cap {cap} is not above 0 and below 0.5 (over RATE_SCALE)")
+        self.instruments[cmd.symbol] = msgspec.structs.replace(
+            instrument, funding_interval_ns=interval, funding_cap=cap)
+        self.prices[cmd.symbol]._predicted = None  # cached for the old cap
 
     def _unit_time(self, ts: int) -> int:
         if type(ts) is not int or not 0 <= ts < 2**63:

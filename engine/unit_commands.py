@@ -112,6 +112,24 @@ class MarketStep(UnitCommand):
     index: dict[str, int]
 
 
+class SetFundingTerms(UnitCommand):
+    """A venue change of ``symbol``'s funding terms, effective now: ``interval_ns`` (a whole
+    number of hours that divides a day) and ``cap`` (the rate's cap and floor, over RATE_SCALE).
+
+    The next settlement is the next boundary of the new interval, and its rate is capped by the
+    new cap; the premium sampled since the last settlement carries on into it. Binance moved its
+    metals perpetuals from 4 h and 0.375 % to 8 h and 0.05 % on 2026-01-30 at 12:15 UTC, from
+    the 16:00 settlement: sent at 12:15, this makes 16:00 the first settlement on the new terms.
+    The instrument the exchange holds changes, so a snapshot taken afterwards loads only with
+    the changed instrument.
+    """
+
+    name: ClassVar[str] = "funding_terms"
+    symbol: str
+    interval_ns: int
+    cap: int
+
+
 class ReplaceLadder(UnitCommand):
     """Set all of ``account``'s resting quotes on ``symbol`` to the given levels.
 
