@@ -9,7 +9,7 @@ Everything is in engine units (ticks, lots, cash units, nanoseconds).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from engine import AccountView, BookView, Exchange, Instrument, SymbolView
 from engine import unit_commands as u
@@ -31,6 +31,10 @@ class Market:
         """Simulated time of the current step, ns."""
         self.index: dict[str, int] = {}
         """The current index per symbol, ticks (what the replay sent in the last market step)."""
+        self.sink: Callable[[list[Event]], None] | None = None
+        """Where the replay hears of every event a participant's command caused."""
+        self.commands = 0
+        """Commands submitted through this market."""
         self._variance: dict[str, float] = dict.fromkeys(symbols, 0.0)
         self._last: dict[str, tuple[int, int]] = {}
 
@@ -93,5 +97,10 @@ class Market:
     # -- what a participant does ------------------------------------------------------------
 
     def submit(self, command: u.UnitCommand) -> list[Event]:
-        """Execute one command now; returns the (selected) events it caused."""
-        return self.exchange.execute(command)
+        """Execute one command now; returns the (selected) events it caused, which the replay
+        also records."""
+        self.commands += 1
+        events = self.exchange.execute(command)
+        if events and self.sink is not None:
+            self.sink(events)
+        return events
