@@ -89,12 +89,16 @@ class AccountRecord(msgspec.Struct, frozen=True, kw_only=True):
     funding_pnl: int
     fees_paid: int
     liquidation_loss: int
-    """What liquidations took beyond the mark: clearance fees plus the loss from closing at
-    worse than the mark (cash units, >= 0)."""
+    """What liquidations took from the account beside the trading loss of their fills:
+    clearance fees and the collateral the insurance fund seized (cash units, >= 0). With
+    ``unrealized_pnl`` the split is exact: final_equity - deposited = realized_pnl +
+    unrealized_pnl + funding_pnl - fees_paid - liquidation_loss."""
     max_drawdown: int
     """Largest fall of equity from a previous peak, cash units."""
     liquidations: tuple[LiquidationRecord, ...]
     adl: tuple[AdlRecord, ...]
+    unrealized_pnl: int = 0
+    """Of the positions still open at the end, at the final marks."""
 
 
 class ReplayRecord(msgspec.Struct, frozen=True, kw_only=True):
