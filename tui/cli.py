@@ -15,6 +15,7 @@ from engine.instrument import Instrument
 from engine.journal import FsyncPolicy, JournalError
 from engine.protocol import run
 from engine.snapshot import SnapshotError
+from tui.errors import UsageError
 from tui.paths import default_data_dir
 
 
@@ -26,10 +27,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
     return value
-
-
-class UsageError(Exception):
-    """A mistake of the user's: reported as one line, exit status 2."""
 
 
 def _instruments(path: str | None) -> dict[str, Instrument] | None:
