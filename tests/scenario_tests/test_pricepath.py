@@ -126,7 +126,7 @@ def bar_scenarios(draw):
     starts, ends, ohlc, cursor = [], [], [], 0
     for _ in range(count):
         cursor += draw(st.integers(0, 3))
-        length = draw(st.integers(1, 30))
+        length = draw(st.one_of(st.integers(1, 5), st.integers(1, 30)))  # short bars often
         starts.append(cursor)
         ends.append(cursor + length)
         cursor += length
@@ -188,10 +188,11 @@ def assert_bars_exact(times, is_open, bars, path):
 def test_bridge_bars_hits_every_bar_exactly(scenario, seed):
     """Setup: random bars (degenerate ones included) on a random or metals-hours mask.
 
-    Planted bugs seen caught, one at a time: no clip after the reflection (max above the high
-    by an ulp); the open pinned after the close (one-point bars showing the open); the forward
-    fill starting from the close of the bar instead of holding; the three-point bar always
-    taking the first extreme.
+    Planted bugs seen caught, one at a time: neither the reflection nor the clip (noise leaving
+    [low, high]); the open pinned after the close (one-point bars showing the open); the forward
+    fill starting from the close of the bar instead of holding. The three-point bar taking
+    the drawn extreme even when the open or close already reaches it: caught here in most runs
+    and always by test_bridge_bars_degenerate_bars_keep_what_they_can.
     """
     times, is_open, bars = scenario
     path = bridge_bars(times, is_open, bars, np.random.default_rng(seed))
@@ -475,6 +476,26 @@ def test_gbm_drift_regimes_and_jumps_without_noise():
     np.testing.assert_allclose(path[~morning][: after - morning.sum()], at_noon, rtol=1e-12)
     np.testing.assert_allclose(path[after:], at_noon * 0.8, rtol=1e-12)
     assert times[after] == 64_860 * S
+
+
+def test_gbm_jump_in_closed_hours_lands_at_the_reopening():
+    """Setup: Friday 21:00 to Sunday 23:30 at 1 min, no noise, a +5 % jump on Saturday noon."""
+    friday = FRIDAY_2026_01_09 + 21 * 3600 * S
+    sunday_open = FRIDAY_2026_01_09 + 2 * 86_400 * S + 23 * 3600 * S
+    times = time_grid(friday, sunday_open + 1800 * S, 60)
+    saturday_noon = FRIDAY_2026_01_09 + 86_400 * S + 12 * 3600 * S
+    path = gbm(
+        times,
+        open_mask(times, True),
+        20.0,
+        0.0,
+        0.0,
+        np.random.default_rng(0),
+        jumps=[(saturday_noon, 0.05)],
+    )
+    reopen = int(np.searchsorted(times, sunday_open))
+    assert np.all(path[:reopen] == 20.0)
+    np.testing.assert_allclose(path[reopen:], 21.0, rtol=1e-12)
 
 
 @pytest.mark.parametrize(
