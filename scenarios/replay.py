@@ -177,6 +177,18 @@ class Replay:
             self.recorder.watch(opening.account, opening.position.describe())
         self.notices: list[str] = []
         """What went differently from what was asked (a refused opening, a thin book)."""
+        # the loop's state: ``advance`` carries on where it stopped
+        self._times: list[int] = setup.times.tolist()
+        self._columns = {symbol: setup.index[symbol].tolist() for symbol in self.symbols}
+        self._changes = sorted(setup.changes, key=lambda change: change.at)
+        self._next_change = 0
+        self._last: dict[str, int] = {}
+        self._schedule: list[tuple[int, int, int]] = []
+        """(wake time, order scheduled, participant number): a heap."""
+        self._order = 0
+        self._agents = list(setup.participants)
+        self._strategy_due: int | None = None
+        self._step = 0
 
     # -- events ---------------------------------------------------------------------------
 
@@ -221,26 +233,35 @@ class Replay:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def run(self, progress: Callable[[Progress], None] | None = None,
-            progress_every: int = 5_000) -> ReplayRecord:
-        setup, market, recorder = self.setup, self.market, self.recorder
-        times = setup.times.tolist()
-        columns = {symbol: setup.index[symbol].tolist() for symbol in self.symbols}
-        changes = sorted(setup.changes, key=lambda change: change.at)
-        next_change = 0
-        last: dict[str, int] = {}
-        schedule: list[tuple[int, int, int]] = []
-        order = 0
-        agents = list(setup.participants)
-        started = False
-        strategy_due = None
-        execute = self.exchange.execute
-        sink = self._on_events
-        for step, now in enumerate(times):
+    @property
+    def next_time(self) -> int | None:
+        """The time of the next step, or None when the replay has run to its end."""
+        step = self._step
+        return self._times[step] if step < len(self._times) else None
+
+    @property
+    def steps_done(self) -> int:
+        return self._step
+
+    def advance(self, until: int | None = None, max_steps: int | None = None) -> int:
+        """Run the steps at or before ``until`` (all of them when None), at most ``max_steps``
+        of them; returns how many ran. A session calls this with its budget of simulated
+        time; ``run`` calls it to the end."""
+        market, recorder = self.market, self.recorder
+        times, columns, last = self._times, self._columns, self._last
+        changes, schedule, agents = self._changes, self._schedule, self._agents
+        execute, sink = self.exchange.execute, self._on_events
+        stop = len(times) if max_steps is None else min(len(times), self._step + max_steps)
+        first = self._step
+        step = first
+        while step < stop:
+            now = times[step]
+            if until is not None and now > until:
+                break
             recorder.step(now)
-            while next_change < len(changes) and changes[next_change].at <= now:
-                change = changes[next_change]
-                next_change += 1
+            while self._next_change < len(changes) and changes[self._next_change].at <= now:
+                change = changes[self._next_change]
+                self._next_change += 1
                 self._execute(u.SetFundingTerms(symbol=change.symbol,
                                                 interval_ns=change.interval_ns, cap=change.cap))
             index = {}
@@ -253,41 +274,58 @@ class Replay:
             market.observe(now, index)
             if events:
                 sink(events)
-            if not started:
-                started = True
+            if step == 0:
                 for number, agent in enumerate(agents):
                     wake = agent.start(market)
                     if wake is not None:
-                        heapq.heappush(schedule, (wake, order, number))
-                        order += 1
+                        heapq.heappush(schedule, (wake, self._order, number))
+                        self._order += 1
             while schedule and schedule[0][0] <= now:
                 _, _, number = heapq.heappop(schedule)
                 wake = agents[number].wake(market)
                 if wake is not None:
-                    heapq.heappush(schedule, (max(wake, now + 1), order, number))
-                    order += 1
-            if self.strategy is not None and strategy_due is None:
+                    heapq.heappush(schedule, (max(wake, now + 1), self._order, number))
+                    self._order += 1
+            if step == 0 and self.strategy is not None:
                 # after the participants' first wake: the book it meets is quoted
                 assert self.context is not None
                 self._deposit("strategy", Decimal(str(self.strategy.balance)))
                 self.strategy.on_start(self.context)
-                strategy_due = now + max(1, self.strategy.every) * NS_PER_SECOND
+                self._strategy_due = now + max(1, self.strategy.every) * NS_PER_SECOND
             for opening in self._openings:
                 if not opening.done and opening.due <= now:
                     opening.done = True
                     self._open(opening)
-            if strategy_due is not None and strategy_due <= now:
+            due = self._strategy_due
+            if due is not None and due <= now:
                 assert self.strategy is not None and self.context is not None
                 self.strategy.on_step(self.context)
-                strategy_due = now + max(1, self.strategy.every) * NS_PER_SECOND
-            if progress is not None and step % progress_every == 0:
-                progress(Progress(now, self.start, self.end, step + 1, recorder.trades,
-                                  len(recorder.liquidations)))
+                self._strategy_due = now + max(1, self.strategy.every) * NS_PER_SECOND
+            step += 1
+            self._step = step
+        return step - first
+
+    def run(self, progress: Callable[[Progress], None] | None = None,
+            progress_every: int = 5_000) -> ReplayRecord:
+        """Run to the end and return the record; ``progress`` is called every
+        ``progress_every`` steps and at the end."""
+        while self.advance(max_steps=progress_every):
+            if progress is not None:
+                self._report(progress)
         if progress is not None:
-            progress(Progress(self.end, self.start, self.end, len(times), recorder.trades,
-                              len(recorder.liquidations)))
-        return recorder.finish(scenario=setup.name, seed=setup.seed, start=self.start,
-                               end=self.end, commands=market.commands)
+            self._report(progress)
+        return self.finish()
+
+    def _report(self, progress: Callable[[Progress], None]) -> None:
+        now = self._times[self._step - 1] if self._step else self.start
+        progress(Progress(now, self.start, self.end, self._step, self.recorder.trades,
+                          len(self.recorder.liquidations)))
+
+    def finish(self) -> ReplayRecord:
+        """The record of what has run so far."""
+        return self.recorder.finish(scenario=self.setup.name, seed=self.setup.seed,
+                                    start=self.start, end=self.end,
+                                    commands=self.market.commands)
 
     # -- accounts the replay itself drives --------------------------------------------------
 

@@ -230,3 +230,19 @@ def test_load_strategy_from_a_file(tmp_path) -> None:  # type: ignore[no-untyped
     broken.write_text("raise RuntimeError('boom')\n")
     with pytest.raises(StrategyError, match="RuntimeError: boom"):
         load_strategy(f"{broken}:X")
+
+
+def test_advancing_in_pieces_is_the_same_replay() -> None:
+    """A session advances by budgets of simulated time; the result is the run's, whatever the
+    pieces."""
+    whole = Replay(setup())
+    record = whole.run()
+    pieces = Replay(setup())
+    assert pieces.advance(until=T0 - 1) == 0
+    assert pieces.advance(until=T0 + 299 * NS_PER_SECOND) == 300
+    assert pieces.next_time == T0 + 300 * NS_PER_SECOND
+    while pieces.advance(max_steps=7):
+        pass
+    assert pieces.next_time is None and pieces.steps_done == 1800
+    assert encode(pieces.finish()) == encode(record)
+    assert pieces.exchange.state_hash() == whole.exchange.state_hash()
