@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from records import (
     MINUTE,
@@ -158,6 +158,7 @@ def test_pnl_split_and_liquidation_story() -> None:
                             "counterparty": "crowd-7"}]
 
 
+@settings(max_examples=50)
 @given(st.lists(st.integers(-10**12, 10**12), min_size=5, max_size=5),
        st.integers(0, 10**12))
 def test_pnl_parts_sum_to_the_equity_change(parts: list[int], deposited: int) -> None:
@@ -188,6 +189,7 @@ def test_max_drawdown_exact() -> None:
     assert user["max_drawdown"]["amount"] == "200.00"  # 1100 -> 900
 
 
+@settings(max_examples=50)
 @given(st.lists(st.integers(-10**6, 10**6), min_size=1, max_size=30))
 def test_max_drawdown_is_the_largest_earlier_minus_later(values: list[int]) -> None:
     expected = max([0] + [values[i] - values[j] for i in range(len(values))
