@@ -162,16 +162,22 @@ def test_pnl_split_and_liquidation_story() -> None:
 @given(st.lists(st.integers(-10**12, 10**12), min_size=5, max_size=5),
        st.integers(0, 10**12))
 def test_pnl_parts_sum_to_the_equity_change(parts: list[int], deposited: int) -> None:
-    realized, funding_pnl, fees, liquidation_loss, final = parts
+    """Setup: an account whose final equity is what its deposit and its parts make."""
+    realized, unrealized, funding_pnl, fees, liquidation_loss = parts
+    fees, liquidation_loss = abs(fees), abs(liquidation_loss)
+    final = deposited + realized + unrealized + funding_pnl - fees - liquidation_loss
     one = account(deposited=deposited, final_equity=final, realized_pnl=realized,
-                  funding_pnl=funding_pnl, fees_paid=abs(fees),
-                  liquidation_loss=abs(liquidation_loss))
+                  unrealized_pnl=unrealized, funding_pnl=funding_pnl, fees_paid=fees,
+                  liquidation_loss=liquidation_loss)
     (summary,) = summarize(record([minute(T)], accounts=[one]), INSTRUMENTS)["accounts"]
     pnl = {key: Decimal(value) for key, value in summary["pnl"].items()}
     assert pnl["total"] == Decimal(final - deposited) / USDT
     assert sum(v for k, v in pnl.items() if k != "total") == pnl["total"]
-    assert pnl["fees"] == -Decimal(abs(fees)) / USDT
-    assert pnl["liquidation"] == -Decimal(abs(liquidation_loss)) / USDT
+    assert pnl == {"realized": Decimal(realized) / USDT,
+                   "unrealized": Decimal(unrealized) / USDT,
+                   "funding": Decimal(funding_pnl) / USDT, "fees": -Decimal(fees) / USDT,
+                   "liquidation": -Decimal(liquidation_loss) / USDT,
+                   "total": Decimal(final - deposited) / USDT}
 
 
 def test_max_drawdown_exact() -> None:
