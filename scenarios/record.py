@@ -97,7 +97,7 @@ class AccountRecord(msgspec.Struct, frozen=True, kw_only=True):
     """Largest fall of equity from a previous peak, cash units."""
     liquidations: tuple[LiquidationRecord, ...]
     adl: tuple[AdlRecord, ...]
-    unrealized_pnl: int = 0
+    unrealized_pnl: int
     """Of the positions still open at the end, at the final marks."""
 
 

@@ -203,16 +203,6 @@ def _premium(rows: list[MinuteRow]) -> dict[str, str]:
     }
 
 
-def _unrealized(account: AccountRecord) -> int:
-    # Records with ``unrealized_pnl`` (main's record.py) state it; for one without, it is what
-    # the other parts leave of the equity change: the open positions at the final marks.
-    stated = getattr(account, "unrealized_pnl", None)
-    if stated is not None:
-        return int(stated)
-    return (account.final_equity - account.deposited - account.realized_pnl
-            - account.funding_pnl + account.fees_paid + account.liquidation_loss)
-
-
 def max_drawdown(equity: Iterable[tuple[int, int]]) -> dict[str, Any] | None:
     """The largest fall from an earlier peak of ``(ts, equity)`` points (module docstring);
     None without points. On equal falls the first is kept."""
@@ -237,7 +227,7 @@ def max_drawdown(equity: Iterable[tuple[int, int]]) -> dict[str, Any] | None:
 
 
 def _account(account: AccountRecord, instruments: Mapping[str, Instrument]) -> dict[str, Any]:
-    unrealized = _unrealized(account)
+    unrealized = account.unrealized_pnl
     return {
         "account": account.account,
         "label": account.label,

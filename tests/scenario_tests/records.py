@@ -61,15 +61,12 @@ def account(*, name: str = "user", label: str = "20x long", deposited: int = 0,
             liquidation_loss: int = 0, max_drawdown: int = 0,
             liquidations: Sequence[LiquidationRecord] = (),
             adl: Sequence[AdlRecord] = (), unrealized_pnl: int = 0) -> AccountRecord:
-    # records from before ``unrealized_pnl`` existed leave it to the report to derive (as what
-    # the other parts leave of the equity change); newer ones state it
-    stated = ({"unrealized_pnl": unrealized_pnl}
-              if "unrealized_pnl" in AccountRecord.__struct_fields__ else {})
     return AccountRecord(account=name, label=label, deposited=deposited, equity=tuple(equity),
                          final_equity=final_equity, realized_pnl=realized_pnl,
                          funding_pnl=funding_pnl, fees_paid=fees_paid,
                          liquidation_loss=liquidation_loss, max_drawdown=max_drawdown,
-                         liquidations=tuple(liquidations), adl=tuple(adl), **stated)
+                         liquidations=tuple(liquidations), adl=tuple(adl),
+                         unrealized_pnl=unrealized_pnl)
 
 
 def record(minutes: Sequence[MinuteRow], *, symbols: Sequence[str] = (SILVER,),
