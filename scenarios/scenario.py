@@ -150,9 +150,9 @@ class SymbolSpec(_Spec):
 class Change(_Spec):
     at: datetime
     symbol: Text
-    reason: Text
     funding_interval_hours: int | None = None
     funding_cap: Decimal | None = None
+    reason: str = ""
 
 
 class ScenarioFile(_Spec):
@@ -230,7 +230,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     text_name = str(name_or_path)
     if isinstance(name_or_path, str) and _BUNDLED_NAME.match(text_name):
         path = data_dir() / f"{text_name}.toml"
-        if not path.is_file():
+        if not path.is_file() and Path(text_name).is_file():
+            path = Path(text_name)
+        elif not path.is_file():
             known = ", ".join(bundled_names())
             raise ScenarioError(text_name, 1, "", f"no bundled scenario of that name "
                                 f"(bundled: {known})")

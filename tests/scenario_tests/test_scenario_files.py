@@ -309,6 +309,19 @@ def test_overlapping_windows(tmp_path: Path) -> None:
     check(fails(path), path, "window[1].from", line(text, "from =", 1), "overlaps window[0]")
 
 
+def test_an_unknown_path_kind(tmp_path: Path) -> None:
+    text = TOML.replace('kind = "bars"', 'kind = "candles"')
+    path = write(tmp_path, text)
+    check(fails(path), path, "symbol[0].path.kind", line(text, 'kind = "candles"'),
+          "Invalid value 'candles'")
+
+
+def test_an_unknown_bundled_name_lists_the_bundled_ones() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario("jan-2027")
+    assert "no bundled scenario" in str(caught.value) and "jan-30-crash" in str(caught.value)
+
+
 def test_an_unknown_symbol(tmp_path: Path) -> None:
     text = TOML.replace('symbol = "XAUUSDT"', 'symbol = "XPTUSDT"')
     path = write(tmp_path, text)
