@@ -31,10 +31,12 @@ are relative to the TOML file. All times are TOML offset datetimes in UTC
       the time of a row without one, e.g. the New York close) or ``skip_untimed = true``,
       optional ``select_column`` + ``select`` (keep rows whose column is one of the values),
       optional ``from`` / ``to``. Anchors outside ``[start, end]`` are dropped; two anchors at
-      the same time are an error.
+      the same time are an error, and so is an anchor of a market-hours instrument (metals)
+      while its market is shut: the index is frozen then, so it could not be met there.
     - ``"gbm"``: synthetic. ``start`` (price), ``drift_per_day``, ``vol_per_day``,
-      ``[[symbol.path.jump]]`` (``at``, ``move``: relative, > -1; a gap at a reopen is a jump
-      there), ``[[symbol.path.regime]]`` (``from``, ``drift_per_day``, ``vol_per_day``).
+      ``[[symbol.path.jump]]`` (``at`` after the start, ``move``: relative, > -1; a gap at a
+      reopen is a jump there), ``[[symbol.path.regime]]`` (``from``, in increasing time,
+      ``drift_per_day``, ``vol_per_day``). Volatilities are of log price per square-root day.
 ``[instruments.SYMBOL]`` (optional)
     Overrides of engine instrument fields (``funding_interval_hours = 4``,
     ``funding_cap = 0.00375``), rebuilt through ``engine.parse_instruments`` so that they are
@@ -340,9 +342,15 @@ def _check(scenario: Scenario) -> None:
             for index, jump in enumerate(path.jump):
                 utc(jump.at, f"{at}.path.jump[{index}].at")
                 inside(jump.at, f"{at}.path.jump[{index}].at")
+                if jump.at == header.start:
+                    raise fail(f"{at}.path.jump[{index}].at", "a jump must come after the "
+                               "start (give the start price instead)")
             for index, regime in enumerate(path.regime):
                 utc(regime.from_, f"{at}.path.regime[{index}].from")
                 inside(regime.from_, f"{at}.path.regime[{index}].from")
+                if index and regime.from_ <= path.regime[index - 1].from_:
+                    raise fail(f"{at}.path.regime[{index}].from", "regimes must be in "
+                               f"strictly increasing time (after regime[{index - 1}])")
 
     for group in ("participants", "instruments"):
         for key, table in getattr(spec, group).items():

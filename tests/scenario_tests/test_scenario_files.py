@@ -201,6 +201,8 @@ def test_untimed_gold_closes_sit_at_2159_utc_and_timed_quotes_at_their_time() ->
     assert times[datetime(2026, 1, 30, 18, 10, tzinfo=UTC)] == 4812.71
     assert 4549.71 not in times.values()  # an untimed record high is no anchor
     assert times[datetime(2026, 2, 3, tzinfo=UTC)] == 4779.01  # a 3-day bar open
+    assert times[datetime(2026, 1, 29, 1, 20, tzinfo=UTC)] == 5500  # a headline level
+    assert datetime(2026, 1, 25, tzinfo=UTC) not in times  # a weekend 3-day open is not used
 
 
 def test_jan_2026_silver_events_are_the_calendar_in_time_order() -> None:
@@ -502,6 +504,17 @@ def test_gbm_jumps_must_lie_inside_the_range(tmp_path: Path) -> None:
     path = write(tmp_path, text)
     check(fails(path), path, "symbol[1].path.jump[1].at", line(text, "at = 2026-01-20"),
           "outside the scenario")
+    at_start = text.replace("2026-01-20T06:00:00Z", "2026-01-12T00:00:00Z")
+    path = write(tmp_path, at_start)
+    check(fails(path), path, "symbol[1].path.jump[1].at", line(at_start, "at = 2026-01-12T00"),
+          "after the start")
+    regimes = text.replace("2026-01-20T06", "2026-01-13T06") + (
+        "\n[[symbol.path.regime]]\nfrom = 2026-01-12T08:00:00Z\ndrift_per_day = 0.0\n"
+        "vol_per_day = 0.05\n\n[[symbol.path.regime]]\nfrom = 2026-01-12T08:00:00Z\n"
+        "drift_per_day = 0.0\nvol_per_day = 0.01\n")
+    path = write(tmp_path, regimes)
+    check(fails(path), path, "symbol[1].path.regime[1].from",
+          line(regimes, "from = 2026-01-12T08", 1), "strictly increasing")
     good = load_scenario(write(tmp_path, text.replace("2026-01-20T06", "2026-01-13T06")))
     gbm = load_series(good)["XAUUSDT"]
     assert isinstance(gbm, GbmData) and [move for _, move in gbm.jumps] == [0.04, -0.04]
