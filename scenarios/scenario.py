@@ -473,6 +473,20 @@ def changed_instrument(scenario: Scenario, base: Instrument, change: Change) -> 
     return msgspec.structs.replace(base, **updates)
 
 
+def funding_changes(scenario: Scenario) -> tuple[tuple[int, str, int, int], ...]:
+    """The ``[[change]]`` tables as full funding terms, in time order:
+    ``(at_ns, symbol, funding_interval_ns, funding_cap)`` (the cap over RATE_SCALE), a term a
+    change leaves out carried from the instrument as it stood before it."""
+    current = instruments_for(scenario)
+    terms = []
+    for change in sorted(scenario.spec.change, key=lambda c: c.at):
+        current[change.symbol] = changed_instrument(scenario, current[change.symbol], change)
+        instrument = current[change.symbol]
+        terms.append((to_ns(change.at), change.symbol, instrument.funding_interval_ns,
+                      instrument.funding_cap))
+    return tuple(terms)
+
+
 # -- the events calendar -------------------------------------------------------------------------
 
 

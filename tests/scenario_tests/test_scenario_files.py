@@ -17,6 +17,7 @@ from scenarios.scenario import (
     bundled_names,
     changed_instrument,
     data_dir,
+    funding_changes,
     instruments_for,
     load_scenario,
 )
@@ -226,6 +227,16 @@ def test_jan_2026_silver_funding_overrides_and_change_apply() -> None:
     assert change.at == datetime(2026, 1, 30, 12, 15, tzinfo=UTC)
     after = changed_instrument(scenario, instruments[change.symbol], change)
     assert after.funding_interval_ns == 8 * hour and after.funding_cap == 50_000
+    at = int(datetime(2026, 1, 30, 12, 15, tzinfo=UTC).timestamp()) * 10**9
+    assert funding_changes(scenario) == ((at, "XAGUSDT", 8 * hour, 50_000),
+                                         (at, "XAUUSDT", 8 * hour, 50_000))
+
+
+def test_a_change_of_one_term_keeps_the_other(tmp_path: Path) -> None:
+    text = TOML.replace("funding_interval_hours = 8\n", "")
+    scenario = load_scenario(write(tmp_path, text))
+    at = int(datetime(2026, 1, 12, 12, 15, tzinfo=UTC).timestamp()) * 10**9
+    assert funding_changes(scenario) == ((at, "XAGUSDT", 4 * 3600 * 10**9, 50_000),)
 
 
 def test_the_crash_runs_at_one_second_throughout() -> None:
