@@ -19,8 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from fractions import Fraction
+from decimal import ROUND_HALF_EVEN, Decimal
 from numbers import Integral
 
 import numpy as np
@@ -522,11 +521,13 @@ _NEAR_HALF = 1e-12
 
 
 def to_ticks(prices: np.ndarray, tick_size: Decimal) -> np.ndarray:
-    """Prices to whole ticks: the exact value of each float rounded half to even.
+    """Prices to whole ticks: each float's shortest decimal (its ``repr``) rounded half to even.
 
-    Monotone (a higher price never gets fewer ticks), so a path's extremes stay its extremes.
-    Float division decides all but the prices within a hair of a half tick, which are
-    rounded exactly with ``fractions.Fraction``.
+    The shortest decimal, not the float's binary value: a bar's low of 77.955 read from a CSV is
+    the float 77.95499999999999829..., but it means the half tick 7795.5, which rounds to 7796
+    as the decimal would. Monotone (the shortest decimals of ordered floats are ordered, and
+    rounding is monotone), so a path's extremes stay its extremes. Float division decides all
+    but the prices within a hair of a half tick, which are rounded exactly with ``Decimal``.
 
     Raises:
         ValueError: for a price that is not finite, not positive, rounds to zero ticks or
@@ -545,9 +546,9 @@ def to_ticks(prices: np.ndarray, tick_size: Decimal) -> np.ndarray:
         raise ValueError(f"to_ticks: price {flat[i]} at index {i} is too many ticks for int64")
     ticks = np.rint(ratio)  # half to even
     near = np.abs(ratio - np.floor(ratio) - 0.5) <= ratio * _NEAR_HALF
-    tick = Fraction(tick_size)
     for i in np.flatnonzero(near):
-        ticks[i] = round(Fraction(float(flat[i])) / tick)  # Fraction rounds half to even
+        exact = Decimal(repr(float(flat[i]))) / tick_size
+        ticks[i] = int(exact.to_integral_value(rounding=ROUND_HALF_EVEN))
     for i in np.flatnonzero(ticks < 1)[:1]:
         raise ValueError(
             f"to_ticks: price {flat[i]} at index {i} is below half a tick ({tick_size})"

@@ -532,7 +532,8 @@ TICKS = st.sampled_from(
 
 
 def exact_ticks(price: float, tick: Decimal) -> int:
-    return round(Fraction(price) / Fraction(tick))  # Fraction rounds half to even
+    """The price's shortest decimal over the tick, half to even (to_ticks' rule)."""
+    return round(Fraction(repr(price)) / Fraction(tick))  # Fraction rounds half to even
 
 
 @SETTINGS
@@ -566,6 +567,8 @@ def test_to_ticks_rounds_half_to_even():
     prices = np.array([0.375, 0.625, 0.875, 1.125])  # 1.5, 2.5, 3.5, 4.5 quarter ticks
     assert to_ticks(prices, Decimal("0.25")).tolist() == [2, 2, 4, 4]
     assert to_ticks(np.array([[74.624, 121.6]]), Decimal("0.01")).tolist() == [[7462, 12160]]
+    # the decimal a CSV says, not the binary float just below it: 77.955 is 7795.5 ticks
+    assert to_ticks(np.array([77.955, 77.945]), Decimal("0.01")).tolist() == [7796, 7794]
 
 
 @pytest.mark.parametrize(
