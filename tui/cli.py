@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NoReturn
 
 from engine import Exchange, InstrumentError, default_instruments, parse_instruments
 from engine.durable import DurableSession
@@ -15,6 +15,7 @@ from engine.instrument import Instrument
 from engine.journal import FsyncPolicy, JournalError
 from engine.protocol import run
 from engine.snapshot import SnapshotError
+from tui import replay_command
 from tui.errors import UsageError
 from tui.paths import default_data_dir
 
@@ -102,8 +103,15 @@ def _exec_durable(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """A mistake on the command line is one line and exit status 2 (the usage is on --help)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"perpsim: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="perpsim",
         description="A paper-trading venue for perpetual futures (BTC, gold, silver).")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -129,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     exec_.add_argument("--snapshot-every", type=_positive, default=10_000, metavar="N",
                        help="write a snapshot every N records (default 10000)")
     exec_.set_defaults(handler=_exec)
+    replay_command.add_parsers(commands)
     return parser
 
 

@@ -64,11 +64,13 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
 def scenarios_command(args: argparse.Namespace) -> int:
     console = Console()
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("scenario", "from", "to", "what it is", "what is real"):
+    for column in ("scenario", "from", "to"):
+        table.add_column(column, no_wrap=True)
+    for column in ("what it is", "what is real"):
         table.add_column(column, overflow="fold")
     for summary in catalog.bundled():
-        table.add_row(summary.name, format_timestamp(summary.start)[:16],
-                      format_timestamp(summary.end)[:16], summary.description, summary.real)
+        table.add_row(summary.name, f"{summary.start:%Y-%m-%d %H:%M}",
+                      f"{summary.end:%Y-%m-%d %H:%M}", summary.description, summary.real)
     console.print(table)
     return 0
 
