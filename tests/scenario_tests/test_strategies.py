@@ -306,15 +306,16 @@ def test_the_grid_never_exceeds_its_levels(seed: int, drift: float) -> None:
 
 
 def test_a_refused_grid_order_is_logged_once_not_retried_every_step() -> None:
-    """200 USDT at 5x holds about six 157 USDT orders of margin: the rest are refused, logged,
-    and not tried again while the grid stays where it is."""
+    """60 USDT at 5x holds the margin of two 157 USDT orders (one a side): the other four are
+    refused, each logged once, and not tried again while the grid stays where it is."""
     grid = type("Thin", (SmallGrid,), {"balance": "60"})()
     replay = Replay(market(steps((300, 7850))), strategy=grid)
     ctx = replay.context
     assert ctx is not None
     replay.advance(max_steps=1)
     refused = len(ctx.rejections)
-    assert refused > 0 and {reason for reason, _ in ctx.rejections} == {"insufficient_margin"}
+    assert len(ctx.orders()) == 2 and refused == 4
+    assert {reason for reason, _ in ctx.rejections} == {"insufficient_margin"}
     logged = [text for _, text in ctx.messages if "refused" in text]
     assert len(logged) == refused
     replay.run()
