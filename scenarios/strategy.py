@@ -78,6 +78,30 @@ class LiquidationInfo:
     """``reduce`` (into the book), ``takeover`` (by the insurance fund) or ``adl``."""
 
 
+@dataclass(frozen=True)
+class OrderInfo:
+    """An open order of the strategy's account (``Context.orders``)."""
+
+    order_id: int
+    symbol: str
+    side: str
+    """``buy`` or ``sell``."""
+    type: str
+    """``limit``, ``market``, ``stop_market``, ``take_profit_market``, ..."""
+    price: Decimal | None
+    trigger: Decimal | None
+    qty: Decimal
+    """The whole order, the filled part included."""
+    filled: Decimal
+    reduce_only: bool
+    resting: bool
+    """In the book; False while a conditional order waits for its trigger."""
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.qty - self.filled
+
+
 class Strategy:
     """Subclass and override the callbacks you need."""
 
@@ -160,6 +184,21 @@ class Context:
         view = self.market.account(self.account_id)
         assert view is not None  # the replay deposits before on_start
         return view
+
+    def orders(self, symbol: str | None = None) -> list[OrderInfo]:
+        """The account's open orders (resting or waiting for a trigger), oldest first."""
+        found = []
+        for order in self.account().orders:
+            if symbol is not None and order.symbol != symbol:
+                continue
+            lot = self.instrument(order.symbol).lot_size
+            found.append(OrderInfo(
+                order_id=order.order_id, symbol=order.symbol, side=order.side.value,
+                type=order.type.value, price=self._price(order.symbol, order.price),
+                trigger=self._price(order.symbol, order.trigger_price),
+                qty=order.qty * lot, filled=order.filled * lot,
+                reduce_only=order.reduce_only, resting=order.resting))
+        return found
 
     def equity(self) -> Decimal:
         """Margin balance: wallet plus unrealized PnL, USDT."""
