@@ -13,6 +13,7 @@ step's index.
 from __future__ import annotations
 
 import heapq
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,12 +27,25 @@ from engine import events as e
 from engine import unit_commands as u
 from engine.enums import OrderType, Side
 from engine.protocol import EventWriter
-from engine.units import CASH_SCALE, NS_PER_SECOND, mul_rate_up, parse_timestamp
+from engine.units import (
+    CASH_SCALE,
+    NS_PER_SECOND,
+    format_timestamp,
+    mul_rate_up,
+    parse_timestamp,
+)
 from scenarios.agents.base import Agent
 from scenarios.market import Market
 from scenarios.record import ReplayRecord
 from scenarios.recorder import Recorder
-from scenarios.strategy import Context, FillInfo, FundingInfo, LiquidationInfo, Strategy
+from scenarios.strategy import (
+    Context,
+    FillInfo,
+    FundingInfo,
+    LiquidationInfo,
+    Strategy,
+    StrategyError,
+)
 
 READ: tuple[type[e.Event], ...] = (e.Trade, e.Fill, e.Liquidation, e.Adl, e.Funding,
                                    e.FundingPayment, e.Rejected, e.Accepted)
@@ -214,19 +228,34 @@ class Replay:
         tick, lot = instrument.tick_size, instrument.lot_size
         when = datetime.fromtimestamp(event.ts // NS_PER_SECOND, tz=ctx.now.tzinfo)
         if isinstance(event, e.Fill):
-            strategy.on_fill(ctx, FillInfo(
+            self._call("on_fill", FillInfo(
                 time=when, symbol=event.symbol, side=event.side.value, price=event.price * tick,
                 qty=event.qty * lot, fee=-Decimal(event.fee) / CASH_SCALE,
                 realized_pnl=Decimal(event.realized_pnl) / CASH_SCALE,
                 maker=event.liquidity.value == "maker", order_id=event.order_id))
         elif isinstance(event, e.FundingPayment):
-            strategy.on_funding(ctx, FundingInfo(
+            self._call("on_funding", FundingInfo(
                 time=when, symbol=event.symbol, amount=Decimal(event.amount) / CASH_SCALE,
                 position=event.position * lot))
         elif isinstance(event, e.Liquidation):
-            strategy.on_liquidation(ctx, LiquidationInfo(
+            self._call("on_liquidation", LiquidationInfo(
                 time=when, symbol=event.symbol, side=event.side.value, qty=event.qty * lot,
                 price=event.price * tick, stage=event.stage.value))
+
+    def _call(self, callback: str, *args: object) -> None:
+        """Call the strategy; an exception in the user's code ends the replay with a
+        ``StrategyError`` naming the callback and the line that raised."""
+        strategy = self.strategy
+        try:
+            getattr(strategy, callback)(self.context, *args)
+        except StrategyError:
+            raise
+        except Exception as exc:
+            frame = traceback.extract_tb(exc.__traceback__)[-1]
+            raise StrategyError(
+                f"{type(strategy).__name__}.{callback} raised {type(exc).__name__}: {exc} "
+                f"({frame.filename}:{frame.lineno}) at {format_timestamp(self.market.now)}"
+            ) from exc
 
     def _execute(self, command: u.UnitCommand) -> list[e.Event]:
         return self.market.submit(command)
@@ -290,7 +319,7 @@ class Replay:
                 # after the participants' first wake: the book it meets is quoted
                 assert self.context is not None
                 self._deposit("strategy", Decimal(str(self.strategy.balance)))
-                self.strategy.on_start(self.context)
+                self._call("on_start")
                 self._strategy_due = now + max(1, self.strategy.every) * NS_PER_SECOND
             for opening in self._openings:
                 if not opening.done and opening.due <= now:
@@ -299,7 +328,7 @@ class Replay:
             due = self._strategy_due
             if due is not None and due <= now:
                 assert self.strategy is not None and self.context is not None
-                self.strategy.on_step(self.context)
+                self._call("on_step")
                 self._strategy_due = now + max(1, self.strategy.every) * NS_PER_SECOND
             step += 1
             self._step = step

@@ -95,7 +95,10 @@ def replay_command(args: argparse.Namespace) -> int:
             replay = Replay(setup, strategy=strategy, positions=positions, event_log=log)
         except ReplayError as exc:
             raise UsageError(str(exc)) from exc
-        record = _run_with_progress(replay, quiet=args.quiet)
+        try:
+            record = _run_with_progress(replay, quiet=args.quiet)
+        except StrategyError as exc:
+            raise UsageError(str(exc)) from exc
     console = Console()
     for notice in replay.notices:
         console.print(f"[yellow]note:[/] {notice}")

@@ -246,3 +246,16 @@ def test_advancing_in_pieces_is_the_same_replay() -> None:
     assert pieces.next_time is None and pieces.steps_done == 1800
     assert encode(pieces.finish()) == encode(record)
     assert pieces.exchange.state_hash() == whole.exchange.state_hash()
+
+
+def test_an_exception_in_a_strategy_names_the_callback_and_line() -> None:
+    class Broken(Strategy):
+        every = 10
+
+        def on_step(self, ctx):  # type: ignore[no-untyped-def]
+            return 1 / 0
+
+    with pytest.raises(StrategyError, match=r"Broken.on_step raised ZeroDivisionError: "
+                                            r"division by zero \(.*test_replay.py:\d+\) at "
+                                            r"2026-01-07T10:00:10Z"):
+        Replay(setup(), strategy=Broken()).run()
