@@ -14,6 +14,7 @@ import zlib
 import numpy as np
 
 from scenarios import pricepath
+from scenarios.agents.build import build_participants
 from scenarios.replay import FundingChange, ReplayError, ReplaySetup
 from scenarios.scenario import Scenario, funding_changes, instruments_for
 from scenarios.series import BarsData, GbmData, PointsData, SeriesData, load_series
@@ -73,8 +74,6 @@ def prepare(scenario: Scenario, *, seed: int | None = None, start: int | None = 
                           "order")
     times, paths = index_paths(scenario, seed, reference=reference)
     keep = (times >= start) & (times <= end)
-    from scenarios.agents.build import build_participants  # being written
-
     instruments = instruments_for(scenario)
     participants = build_participants(scenario.spec.participants, scenario.symbols,
                                       instruments, seed)

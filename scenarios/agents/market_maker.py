@@ -1,0 +1,126 @@
+"""A market maker: a ladder of post-only quotes a side around the index.
+
+The half-spread widens with realised volatility and the centre leans against inventory; past a
+volatility threshold the quotes go far and small, and the side that would add to an inventory
+past its limit is pulled: this is what empties a book in a cascade. Each re-quote is one
+``ReplaceLadder`` (unchanged levels keep their queue priority). A level that would trade
+against someone else's resting order is moved to the far side of it: quotes never cross.
+"""
+
+from __future__ import annotations
+
+from engine import Instrument
+from engine import unit_commands as u
+from engine.enums import RejectReason
+from engine.events import Rejected
+from engine.units import NS_PER_SECOND
+from scenarios.agents.base import Agent, agent_rng
+from scenarios.agents.params import MakerParams
+from scenarios.agents.sizing import lots_for, usdt
+from scenarios.market import Market
+
+POST_ONLY = RejectReason.POST_ONLY_WOULD_TAKE
+
+
+class MarketMaker(Agent):
+    def __init__(self, name: str, symbol: str, instrument: Instrument, params: MakerParams,
+                 master_seed: int) -> None:
+        self.name = name
+        self.account = name
+        self.accounts = (name,)
+        self.symbol = symbol
+        self.instrument = instrument
+        self.params = params
+        self.rng = agent_rng(master_seed, name)
+        self._quoted_at = 0
+        """The index at the last re-quote (ticks)."""
+        self._due = 0
+        self.pulled = False
+        """True while volatility is past ``pull_vol``."""
+
+    def start(self, market: Market) -> int:
+        market.submit(u.Deposit(account=self.account, amount=usdt(self.params.capital)))
+        market.submit(u.SetLeverage(account=self.account, symbol=self.symbol,
+                                    leverage=min(self.params.leverage,
+                                                 self.instrument.max_leverage)))
+        return market.now
+
+    def wake(self, market: Market) -> int:
+        """Re-quote when due or when the index has moved a half-spread; look again in 1 s."""
+        now, index = market.now, market.index.get(self.symbol)
+        if index is not None:
+            moved = abs(index - self._quoted_at) * 10_000 > index * self.params.half_spread_bp
+            if now >= self._due or moved:
+                self.quote(market, index)
+                jitter = 0.7 + 0.6 * self.rng.random()
+                self._due = now + int(self.params.requote_s * jitter * NS_PER_SECOND)
+        return now + NS_PER_SECOND
+
+    def ladder(self, market: Market, index: int) -> tuple[tuple[tuple[int, int], ...],
+                                                          tuple[tuple[int, int], ...]]:
+        """The bids and asks this maker wants now."""
+        p, instrument = self.params, self.instrument
+        vol = market.volatility(self.symbol)
+        self.pulled = vol > p.pull_vol
+        half_bp = p.half_spread_bp + p.vol_spread * vol
+        size = p.level_notional
+        if self.pulled:
+            half_bp, size = half_bp * 10, size / 4
+        inventory = market.position(self.account, self.symbol) * index \
+            * instrument.cash_per_tick_lot / 10**8  # USDT, signed
+        lean = max(-1.0, min(1.0, inventory / p.inventory_limit))
+        centre = index * (1 - lean * p.skew * half_bp / 10_000)
+        half = max(1.0, index * half_bp / 10_000)
+        step = max(1.0, index * p.level_step_bp / 10_000)
+        lots = lots_for(instrument, size, index)
+        bids = [] if lean >= 1 else [(int(centre - half - k * step), lots)
+                                     for k in range(p.levels)]
+        asks = [] if lean <= -1 else [(int(centre + half + k * step + 0.999999), lots)
+                                      for k in range(p.levels)]
+        return _distinct(bids), _distinct(asks)
+
+    def quote(self, market: Market, index: int) -> None:
+        bids, asks = self.ladder(market, index)
+        self._quoted_at = index
+        command = u.ReplaceLadder(account=self.account, symbol=self.symbol, bids=bids,
+                                  asks=asks)
+        events = market.submit(command)
+        if not (events and isinstance(events[-1], Rejected)):
+            return
+        if events[-1].reason is POST_ONLY:
+            # someone else's order rests where we would quote: stay on our side of it
+            best_ask, best_bid = self._others_best(market)
+            if best_ask is not None:
+                bids = tuple((min(price, best_ask - 1), lots) for price, lots in bids)
+            if best_bid is not None:
+                asks = tuple((max(price, best_bid + 1), lots) for price, lots in asks)
+            events = market.submit(u.ReplaceLadder(account=self.account, symbol=self.symbol,
+                                                   bids=_distinct(bids), asks=_distinct(asks)))
+            if not (events and isinstance(events[-1], Rejected)):
+                return
+        # out of margin, or still crossing: pull the quotes until the next wake
+        market.submit(u.ReplaceLadder(account=self.account, symbol=self.symbol, bids=(),
+                                      asks=()))
+
+    def _others_best(self, market: Market) -> tuple[int | None, int | None]:
+        """The best ask and bid of other accounts' orders (ours are being replaced)."""
+        book = market.exchange.books[self.symbol]
+        out = []
+        for levels in (book.asks, book.bids):
+            best = None
+            for level in levels:
+                if any(order.account != self.account for order in level.live_orders()):
+                    best = level.price
+                    break
+            out.append(best)
+        return out[0], out[1]
+
+
+def _distinct(levels: list[tuple[int, int]] | tuple[tuple[int, int], ...]
+              ) -> tuple[tuple[int, int], ...]:
+    """One quote a price (the engine wants one per price), positive prices only."""
+    seen: dict[int, int] = {}
+    for price, lots in levels:
+        if price > 0 and lots > 0:
+            seen[price] = seen.get(price, 0) + lots
+    return tuple(seen.items())
