@@ -38,12 +38,14 @@ FLAT, HOLDING, LIQUIDATED = 0, 1, 2
 
 def draw_leverage(rng: np.random.Generator, count: int, max_leverage: np.ndarray
                   ) -> np.ndarray:
-    """Leverage by account count: 40 % uniform 2-10x, 40 % 10-30x, 20 % 30x-max."""
+    """Whole leverages by account count: 40 % in [2, 10), 40 % in [10, 30), 20 % in
+    [30, the maximum] (each uniform), never above an account's ``max_leverage``."""
     band = rng.random(count)
-    low = np.where(band < 0.4, 2.0, np.where(band < 0.8, 10.0, 30.0))
-    high = np.where(band < 0.4, 10.0, np.where(band < 0.8, 30.0, max_leverage))
-    high = np.maximum(np.minimum(high, max_leverage), low)
-    return np.floor(low + rng.random(count) * (high - low + 1)).clip(2, max_leverage)
+    top = band >= 0.8
+    low = np.where(band < 0.4, 2.0, np.where(top, 30.0, 10.0))
+    end = np.where(band < 0.4, 10.0, np.where(top, max_leverage + 1, 30.0))
+    end = np.maximum(np.minimum(end, max_leverage + 1), low + 1)
+    return np.minimum(np.floor(low + rng.random(count) * (end - low)), max_leverage)
 
 
 def pair_by_size(rng: np.random.Generator, equity: np.ndarray, leverage: np.ndarray

@@ -69,14 +69,12 @@ class MarketMaker(Agent):
         inventory = market.position(self.account, self.symbol) * index \
             * instrument.cash_per_tick_lot / 10**8  # USDT, signed
         lean = max(-1.0, min(1.0, inventory / p.inventory_limit))
-        centre = index * (1 - lean * p.skew * half_bp / 10_000)
-        half = max(1.0, index * half_bp / 10_000)
-        step = max(1.0, index * p.level_step_bp / 10_000)
+        centre = round(index * (1 - lean * p.skew * half_bp / 10_000))
+        half = max(1, round(index * half_bp / 10_000))
+        step = max(1, round(index * p.level_step_bp / 10_000))
         lots = lots_for(instrument, size, index)
-        bids = [] if lean >= 1 else [(int(centre - half - k * step), lots)
-                                     for k in range(p.levels)]
-        asks = [] if lean <= -1 else [(int(centre + half + k * step + 0.999999), lots)
-                                      for k in range(p.levels)]
+        bids = [] if lean >= 1 else [(centre - half - k * step, lots) for k in range(p.levels)]
+        asks = [] if lean <= -1 else [(centre + half + k * step, lots) for k in range(p.levels)]
         return _distinct(bids), _distinct(asks)
 
     def quote(self, market: Market, index: int) -> None:
