@@ -35,6 +35,8 @@ class MarketMaker(Agent):
         self._quoted_at = 0
         """The index at the last re-quote (ticks)."""
         self._due = 0
+        self._half = 0
+        """The half-spread of the last re-quote, ticks."""
         self.pulled = False
         """True while volatility is past ``pull_vol``."""
 
@@ -46,11 +48,11 @@ class MarketMaker(Agent):
         return market.now
 
     def wake(self, market: Market) -> int:
-        """Re-quote when due or when the index has moved a half-spread; look again in 1 s."""
+        """Re-quote when due, or sooner when the index has moved past the quoted half-spread
+        (the quotes would sit on the wrong side of the index); look again in 1 s."""
         now, index = market.now, market.index.get(self.symbol)
         if index is not None:
-            moved = abs(index - self._quoted_at) * 10_000 > index * self.params.half_spread_bp
-            if now >= self._due or moved:
+            if now >= self._due or abs(index - self._quoted_at) > self._half:
                 self.quote(market, index)
                 jitter = 0.7 + 0.6 * self.rng.random()
                 self._due = now + int(self.params.requote_s * jitter * NS_PER_SECOND)
@@ -70,7 +72,7 @@ class MarketMaker(Agent):
             * instrument.cash_per_tick_lot / 10**8  # USDT, signed
         lean = max(-1.0, min(1.0, inventory / p.inventory_limit))
         centre = round(index * (1 - lean * p.skew * half_bp / 10_000))
-        half = max(1, round(index * half_bp / 10_000))
+        half = self._half = max(1, round(index * half_bp / 10_000))
         step = max(1, round(index * p.level_step_bp / 10_000))
         lots = lots_for(instrument, size, index)
         bids = [] if lean >= 1 else [(centre - half - k * step, lots) for k in range(p.levels)]

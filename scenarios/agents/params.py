@@ -38,7 +38,7 @@ class MakerParams(_Params):
     level_step_bp: Positive = 2.0
     vol_spread: float = 40_000.0
     """Basis points of half-spread added per unit of volatility (fraction per sqrt s)."""
-    requote_s: Positive = 3.0
+    requote_s: Positive = 5.0
     """Seconds between re-quotes (jittered +-30 %); sooner when the index moves."""
     pull_vol: Positive = 0.0012
     """Above this volatility quotes go far (10x the spread) and small (a quarter)."""
