@@ -25,7 +25,7 @@ import numpy as np
 from engine import Exchange, Instrument
 from engine import events as e
 from engine import unit_commands as u
-from engine.enums import OrderType, Side
+from engine.enums import OrderType, RejectReason, Side
 from engine.protocol import EventWriter
 from engine.units import (
     CASH_SCALE,
@@ -52,6 +52,8 @@ READ: tuple[type[e.Event], ...] = (e.Trade, e.Fill, e.Liquidation, e.Adl, e.Fund
 """The events a replay builds (the rest only take their ``seq``): what the recorder, the
 participants and a strategy read. With an event log, every event is built."""
 _ROUTED = (e.Fill, e.Liquidation, e.Adl, e.FundingPayment)
+OPENING_PATIENCE_S = 600
+"""How long a fixed position keeps trying to open against a thin or empty book."""
 
 
 class ReplayError(ValueError):
@@ -149,6 +151,8 @@ class _Opening:
     account: str
     due: int
     done: bool = field(default=False)
+    remaining: int | None = None
+    """Lots still to buy or sell; None before the account is funded."""
 
 
 class Replay:
@@ -323,7 +327,6 @@ class Replay:
                 self._strategy_due = now + max(1, self.strategy.every) * NS_PER_SECOND
             for opening in self._openings:
                 if not opening.done and opening.due <= now:
-                    opening.done = True
                     self._open(opening)
             due = self._strategy_due
             if due is not None and due <= now:
@@ -366,25 +369,35 @@ class Replay:
 
     def _open(self, opening: _Opening) -> None:
         """Fund the account with the position's initial margin (+2 %) and the fees of a round
-        trip, set the leverage, and open at market."""
+        trip, set the leverage, and open at market; what a thin or empty book leaves unfilled
+        is tried again at every step for ``OPENING_PATIENCE_S``, as a person would."""
         position, account = opening.position, opening.account
         instrument = self.exchange.instruments[position.symbol]
-        lots = instrument.qty_to_lots(position.qty)
-        mark = self.exchange.mark[position.symbol] or self.market.index[position.symbol]
-        notional = instrument.notional(mark, lots)
-        margin = -(-notional * 102 // (100 * position.leverage))
-        fees = 2 * mul_rate_up(notional, instrument.taker_fee)
-        self._execute(u.Deposit(account=account, amount=margin + fees))
-        self._execute(u.SetLeverage(account=account, symbol=position.symbol,
-                                    leverage=position.leverage))
-        events = self._execute(u.PlaceOrder(account=account, symbol=position.symbol,
-                                            side=position.side, type=OrderType.MARKET, qty=lots))
-        filled = sum(event.qty for event in events
-                     if isinstance(event, e.Fill) and event.account == account)
-        refused = [event for event in events if isinstance(event, e.Rejected)]
+        if opening.remaining is None:
+            lots = instrument.qty_to_lots(position.qty)
+            mark = self.exchange.mark[position.symbol] or self.market.index[position.symbol]
+            notional = instrument.notional(mark, lots)
+            margin = -(-notional * 102 // (100 * position.leverage))
+            fees = 2 * mul_rate_up(notional, instrument.taker_fee)
+            self._execute(u.Deposit(account=account, amount=margin + fees))
+            self._execute(u.SetLeverage(account=account, symbol=position.symbol,
+                                        leverage=position.leverage))
+            opening.remaining = lots
+        events = self._execute(u.PlaceOrder(
+            account=account, symbol=position.symbol, side=position.side, type=OrderType.MARKET,
+            qty=min(opening.remaining, instrument.max_market_qty)))
+        opening.remaining -= sum(event.qty for event in events
+                                 if isinstance(event, e.Fill) and event.account == account)
+        refused = [event for event in events if isinstance(event, e.Rejected)
+                   and event.reason is not RejectReason.NO_LIQUIDITY]
         if refused:
+            opening.done = True
             self.notices.append(f"{position.describe()}: the opening order was refused "
                                 f"({refused[0].reason.value}: {refused[0].message})")
-        elif filled < lots:
+        elif opening.remaining == 0:
+            opening.done = True
+        elif self.market.now >= opening.due + OPENING_PATIENCE_S * NS_PER_SECOND:
+            opening.done = True
+            filled = instrument.qty_to_lots(position.qty) - opening.remaining
             self.notices.append(f"{position.describe()}: only {filled * instrument.lot_size} "
-                                "filled at the open (the book was thin)")
+                                f"filled in {OPENING_PATIENCE_S} s (the book was thin)")

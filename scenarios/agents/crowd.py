@@ -10,7 +10,8 @@ Each account decides on its own schedule (exponential waits): a flat account ent
 long with a probability that rises with the trend (the log change of the index against its
 ``trend_hours`` moving average) for momentum accounts and falls with it for contrarians; an
 account in a position holds it for an exponential time, then closes at market. A liquidated
-account waits ``reentry_hours`` on average, deposits its equity again and re-enters. The
+account waits ``reentry_hours`` on average, deposits its equity again and re-enters. Nobody
+enters while the index is wild (``panic_vol``): they wait for it to calm. The
 agent wakes only when its next account is due, so the crowd costs nothing between decisions.
 """
 
@@ -188,8 +189,8 @@ class Crowd(Agent):
         p, account = self.params, self.accounts[k]
         instrument = self.instruments[symbol]
         index = market.index.get(symbol)
-        if not index:
-            self._at(k, market.now + self._wait(p.mean_wait_hours))
+        if not index or market.volatility(symbol) > p.panic_vol:
+            self._at(k, market.now + self._wait(p.mean_wait_hours / 4))
             return
         signal = p.momentum * self.trend(market, symbol)
         if not self.momentum[k]:

@@ -1,8 +1,9 @@
 """A market maker: a ladder of post-only quotes a side around the index.
 
 The half-spread widens with realised volatility and the centre leans against inventory; past a
-volatility threshold the quotes go far and small, and the side that would add to an inventory
-past its limit is pulled: this is what empties a book in a cascade. Each re-quote is one
+volatility threshold the quotes go far and small, and so does the side that would add to an
+inventory past its limit (past twice the limit that side is pulled): this is what empties a
+book in a cascade. Each re-quote is one
 ``ReplaceLadder`` (unchanged levels keep their queue priority). A level that would trade
 against someone else's resting order is moved to the far side of it: quotes never cross.
 """
@@ -70,14 +71,27 @@ class MarketMaker(Agent):
             half_bp, size = half_bp * 10, size / 4
         inventory = market.position(self.account, self.symbol) * index \
             * instrument.cash_per_tick_lot / 10**8  # USDT, signed
-        lean = max(-1.0, min(1.0, inventory / p.inventory_limit))
+        load = inventory / p.inventory_limit  # signed: 1 is a full long inventory
+        lean = max(-1.0, min(1.0, load))
         centre = round(index * (1 - lean * p.skew * half_bp / 10_000))
         half = self._half = max(1, round(index * half_bp / 10_000))
         step = max(1, round(index * p.level_step_bp / 10_000))
         lots = lots_for(instrument, size, index)
-        bids = [] if lean >= 1 else [(centre - half - k * step, lots) for k in range(p.levels)]
-        asks = [] if lean <= -1 else [(centre + half + k * step, lots) for k in range(p.levels)]
+        # past the limit, the side that adds to the inventory goes far and small; past twice
+        # the limit it is pulled
+        bids = self._side(centre, -half, -step, lots, load)
+        asks = self._side(centre, half, step, lots, -load)
         return _distinct(bids), _distinct(asks)
+
+    def _side(self, centre: int, half: int, step: int, lots: int, adding: float
+              ) -> list[tuple[int, int]]:
+        """One side's levels; ``adding`` is the inventory (in limits) this side would add
+        to."""
+        if adding >= 2:
+            return []
+        if adding >= 1:
+            half, lots = half * 10, max(self.instrument.min_qty, lots // 4)
+        return [(centre + half + k * step, lots) for k in range(self.params.levels)]
 
     def quote(self, market: Market, index: int) -> None:
         bids, asks = self.ladder(market, index)

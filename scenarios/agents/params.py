@@ -43,7 +43,8 @@ class MakerParams(_Params):
     pull_vol: Positive = 0.0012
     """Above this volatility quotes go far (10x the spread) and small (a quarter)."""
     inventory_limit: Positive = 400_000.0
-    """USDT of position at which the maker stops quoting the side that adds to it."""
+    """USDT of position past which the side that adds to it is quoted far and small (10x the
+    spread, a quarter of the size); past twice this it is pulled."""
     skew: Share = 0.8
     """Share of the half-spread the centre moves per full inventory limit."""
     capital: Positive = 5_000_000.0
@@ -99,6 +100,9 @@ class CrowdParams(_Params):
     stop_pct: Positive = 6.0
     take_profit_share: Share = 0.3
     take_profit_pct: Positive = 8.0
+    panic_vol: Positive = 0.0006
+    """Above this volatility of the index (fraction per sqrt s) a flat account waits instead
+    of entering: the crowd does not pile in while the market crashes, so open interest falls."""
     reentry_hours: Positive = 12.0
     """Mean delay before a liquidated account deposits again and re-enters."""
     symbol_weights: dict[str, float] = {}

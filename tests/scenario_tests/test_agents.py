@@ -98,24 +98,30 @@ def test_volatility_widens_and_past_the_threshold_pulls_far_and_small() -> None:
     assert pulled[0][1] < bids[0][1] / 3
 
 
-def test_inventory_skews_and_past_the_limit_stops_adding() -> None:
+def test_inventory_skews_past_the_limit_goes_far_and_past_twice_stops_adding() -> None:
     market, mm = market_at(8000), maker(MakerParams(inventory_limit=50_000))
     mm.start(market)
     market.submit(u.Deposit(account="seller", amount=10**6 * CASH_SCALE))
-    market.submit(u.PlaceOrder(account="seller", symbol=SILVER, side=Side.SELL,
-                               type=OrderType.LIMIT, qty=300_000, price=8000))
-    market.submit(u.PlaceOrder(account="mm", symbol=SILVER, side=Side.BUY,
-                               type=OrderType.LIMIT, qty=300_000, price=8000))
+
+    def buy(lots: int) -> None:
+        market.submit(u.PlaceOrder(account="seller", symbol=SILVER, side=Side.SELL,
+                                   type=OrderType.LIMIT, qty=lots, price=8000))
+        market.submit(u.PlaceOrder(account="mm", symbol=SILVER, side=Side.BUY,
+                                   type=OrderType.LIMIT, qty=lots, price=8000))
+
+    flat_bids, flat_asks = maker(MakerParams(inventory_limit=50_000)).ladder(market_at(), 8000)
+    buy(300_000)
     assert market.position("mm", SILVER) == 300_000  # 24 000 USDT long
     bids, asks = mm.ladder(market, 8000)
-    flat_bids, flat_asks = maker(MakerParams(inventory_limit=50_000)).ladder(market_at(), 8000)
     assert asks[0][0] < flat_asks[0][0]  # leans: cheaper asks to sell the inventory
-    market.submit(u.PlaceOrder(account="seller", symbol=SILVER, side=Side.SELL,
-                               type=OrderType.LIMIT, qty=400_000, price=8000))
-    market.submit(u.PlaceOrder(account="mm", symbol=SILVER, side=Side.BUY,
-                               type=OrderType.LIMIT, qty=400_000, price=8000))
+    assert bids[0][1] == flat_bids[0][1]
+    buy(400_000)  # 56 000 USDT: past the limit
     bids, asks = mm.ladder(market, 8000)
-    assert bids == () and asks  # past the limit: no more bids
+    assert 8000 - bids[0][0] >= 10 * (8000 - flat_bids[0][0]) - 2
+    assert bids[0][1] == flat_bids[0][1] // 4 and asks[0][1] == flat_asks[0][1]
+    buy(600_000)  # 104 000 USDT: past twice the limit
+    bids, asks = mm.ladder(market, 8000)
+    assert bids == () and asks
 
 
 def test_a_maker_never_crosses_someone_elses_order() -> None:

@@ -187,9 +187,23 @@ def test_a_position_outside_the_range_or_market_is_refused_before_running() -> N
 
 
 def test_a_refused_opening_is_a_notice() -> None:
+    """200x is above silver's maximum: the leverage is refused, and the margin deposited for
+    200x does not carry the order at the default leverage."""
+    replay = Replay(setup(), positions=[FixedPosition.parse("XAGUSDT:long:10@200")])
+    replay.run()
+    assert len(replay.notices) == 1
+    assert "refused (insufficient_margin" in replay.notices[0]
+
+
+def test_an_opening_the_book_cannot_fill_keeps_trying_then_says_so() -> None:
+    """100 000 oz against five levels of 500 oz: each step takes what is there (at most one
+    market order's maximum), for ten minutes."""
     replay = Replay(setup(), positions=[FixedPosition.parse("XAGUSDT:long:100000@2")])
     replay.run()
-    assert replay.notices and "refused" in replay.notices[0]
+    [notice] = replay.notices
+    assert "filled in 600 s (the book was thin)" in notice
+    held = replay.exchange.accounts["position-1"].position_qty(SILVER)
+    assert 0 < held < 100_000_000
 
 
 def test_venue_changes_apply_at_their_time() -> None:
