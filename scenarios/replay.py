@@ -23,9 +23,10 @@ from typing import BinaryIO
 import numpy as np
 
 from engine import Exchange, Instrument
+from engine import commands as c
 from engine import events as e
 from engine import unit_commands as u
-from engine.enums import OrderType, RejectReason, Side
+from engine.enums import MarginMode, OrderType, RejectReason, Side
 from engine.protocol import EventWriter
 from engine.units import (
     CASH_SCALE,
@@ -91,8 +92,10 @@ class ReplaySetup:
 @dataclass(frozen=True)
 class FixedPosition:
     """``--position SYMBOL:SIDE:QTY@LEVERAGE[@TS]``: a position opened at market at ``at`` (the
-    replay's start when omitted) on an account of its own that holds just its initial margin,
-    2 % more, and the fees of opening and closing it."""
+    replay's start when omitted), isolated, on an account of its own. The account is funded
+    with a quarter more than the position's initial margin and the fees of a round trip (a
+    market order also reserves the open loss of paying the spread); the isolated position
+    holds its initial margin alone, so it lives or dies by the leverage asked for."""
 
     symbol: str
     side: Side
@@ -368,18 +371,20 @@ class Replay:
         self._execute(u.Deposit(account=account, amount=units))
 
     def _open(self, opening: _Opening) -> None:
-        """Fund the account with the position's initial margin (+2 %) and the fees of a round
-        trip, set the leverage, and open at market; what a thin or empty book leaves unfilled
-        is tried again at every step for ``OPENING_PATIENCE_S``, as a person would."""
+        """Fund the account, make the symbol isolated at the leverage asked for, and open at
+        market; what a thin or empty book leaves unfilled is tried again at every step for
+        ``OPENING_PATIENCE_S``, as a person would."""
         position, account = opening.position, opening.account
         instrument = self.exchange.instruments[position.symbol]
         if opening.remaining is None:
             lots = instrument.qty_to_lots(position.qty)
             mark = self.exchange.mark[position.symbol] or self.market.index[position.symbol]
             notional = instrument.notional(mark, lots)
-            margin = -(-notional * 102 // (100 * position.leverage))
+            margin = -(-notional * 125 // (100 * position.leverage))
             fees = 2 * mul_rate_up(notional, instrument.taker_fee)
             self._execute(u.Deposit(account=account, amount=margin + fees))
+            self._execute(c.SetMarginMode(account=account, symbol=position.symbol,
+                                          mode=MarginMode.ISOLATED))
             self._execute(u.SetLeverage(account=account, symbol=position.symbol,
                                         leverage=position.leverage))
             opening.remaining = lots

@@ -158,6 +158,9 @@ def test_a_fixed_position_is_opened_at_its_time_and_liquidated() -> None:
     position = FixedPosition.parse(f"XAGUSDT:long:50@25@{'2026-01-07T10:10:00Z'}")
     assert position == FixedPosition(SILVER, Side.BUY, Decimal(50), 25, at)
     replay = Replay(setup(drift=-0.3), positions=[position])
+    replay.advance(until=at)
+    [held] = replay.exchange.view_account("position-1").positions  # type: ignore[union-attr]
+    assert (held.size, held.isolated, held.leverage) == (50_000, True, 25)
     record = replay.run()
     [account] = record.accounts
     assert account.label == "XAGUSDT long 50 @ 25x"
