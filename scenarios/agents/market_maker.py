@@ -73,9 +73,11 @@ class MarketMaker(Agent):
             * instrument.cash_per_tick_lot / 10**8  # USDT, signed
         load = inventory / p.inventory_limit  # signed: 1 is a full long inventory
         lean = max(-1.0, min(1.0, load))
-        centre = round(index * (1 - lean * p.skew * half_bp / 10_000))
         half = self._half = max(1, round(index * half_bp / 10_000))
         step = max(1, round(index * p.level_step_bp / 10_000))
+        # the centre snaps to the level grid: a move of a tick or two leaves the levels where
+        # they are, so they keep their queue priority (and the re-quote changes nothing)
+        centre = round(index * (1 - lean * p.skew * half_bp / 10_000) / step) * step
         lots = lots_for(instrument, size, index)
         # past the limit, the side that adds to the inventory goes far and small; past twice
         # the limit it is pulled

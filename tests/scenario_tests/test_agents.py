@@ -99,7 +99,7 @@ def test_volatility_widens_and_past_the_threshold_pulls_far_and_small() -> None:
 
 
 def test_inventory_skews_past_the_limit_goes_far_and_past_twice_stops_adding() -> None:
-    market, mm = market_at(8000), maker(MakerParams(inventory_limit=50_000))
+    market, mm = market_at(8000), maker(MakerParams(inventory_limit=50_000, half_spread_bp=10))
     mm.start(market)
     market.submit(u.Deposit(account="seller", amount=10**6 * CASH_SCALE))
 
@@ -109,7 +109,8 @@ def test_inventory_skews_past_the_limit_goes_far_and_past_twice_stops_adding() -
         market.submit(u.PlaceOrder(account="mm", symbol=SILVER, side=Side.BUY,
                                    type=OrderType.LIMIT, qty=lots, price=8000))
 
-    flat_bids, flat_asks = maker(MakerParams(inventory_limit=50_000)).ladder(market_at(), 8000)
+    flat_bids, flat_asks = maker(MakerParams(inventory_limit=50_000, half_spread_bp=10)
+                                 ).ladder(market_at(), 8000)
     buy(300_000)
     assert market.position("mm", SILVER) == 300_000  # 24 000 USDT long
     bids, asks = mm.ladder(market, 8000)
