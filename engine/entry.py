@@ -33,7 +33,13 @@ from engine.enums import (
 from engine.instrument import Instrument
 from engine.ledger import Ledger
 from engine.liquidator import bankruptcy_tick
-from engine.margin import collateral_behind, order_initial_margin, solvent_at, summarize
+from engine.margin import (
+    available_balance,
+    collateral_behind,
+    order_initial_margin,
+    solvent_at,
+    summarize,
+)
 from engine.matching import fillable, match
 from engine.outbox import Outbox
 from engine.refusals import Refusal
@@ -249,16 +255,14 @@ class OrderEntry:
             self.check_tier(account, instrument, is_buy, qty, assume_price, leverage)
         except Refusal as refusal:
             return refusal
-        reserve = account.reserve_on(symbol)
-        position = account.position_qty(symbol)
-        cost = (reserve.order_margin(instrument, position, mark, leverage,
-                                     ((is_buy, assume_price, qty),))
-                - reserve.order_margin(instrument, position, mark, leverage))
+        before, after = account.reserve_on(symbol).order_cost(
+            instrument, account.position_qty(symbol), mark, leverage, is_buy, assume_price, qty)
+        cost = after - before
         if cost > 0:
             # an order that opens also needs its taker fee: fees come out of the wallet, and an
             # isolated open must not leave the cross wallet short of them
             cost += mul_rate_up(instrument.notional(assume_price, qty), instrument.taker_fee)
-            available = summarize(account, self.instruments, self.mark).available_balance
+            available = available_balance(account, self.instruments, self.mark, symbol, before)
             if cost > available:
                 return Refusal(RejectReason.INSUFFICIENT_MARGIN,
                                f"order needs {format_cash(cost)} USDT of margin and fees, "

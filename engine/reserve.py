@@ -89,8 +89,14 @@ class Ladder:
     def opening_reserve(self, to_close: int, mark: int, per_lot: int, leverage: int) -> int:
         """``order_initial_margin`` of this side: its best ``to_close`` lots close the
         position; the rest open at ``price / leverage`` plus their loss through the mark."""
+        value, loss = self.opening_parts(to_close, mark)
+        return ceil_div(value * per_lot, leverage) + loss * per_lot
+
+    def opening_parts(self, to_close: int, mark: int) -> tuple[int, int]:
+        """(value, loss through the mark) in tick-lots of the lots that would open, once the
+        best ``to_close`` lots have closed the position (``opening_reserve``'s two sums)."""
         if to_close >= self.total:
-            return 0  # all of it closes (or nothing rests)
+            return 0, 0  # all of it closes (or nothing rests)
         sign = 1 if self.is_buy else -1
         value, loss = self.value, 0
         for price, lots in self.best_first():
@@ -104,7 +110,7 @@ class Ladder:
                 break  # every worse level is on the mark's side too: no more loss
             if lots and through > 0:
                 loss += lots * through
-        return ceil_div(value * per_lot, leverage) + loss * per_lot
+        return value, loss
 
     def closing_loss(self, to_close: int, mark: int) -> int:
         """Loss in tick-lots against the mark of the best ``to_close`` lots (``closing_loss``)."""
@@ -155,6 +161,16 @@ class SymbolReserve:
         if old == new:
             return
         if old is not None:
+            if new is not None and old[1] == new[1] and old[0] == new[0] and old[3] == new[3]:
+                # the same order at the same price with fewer (or more) lots left: one move
+                # of the difference (a fill, a shrink), not a level taken out and put back
+                is_buy, price, _, reduce_only = new
+                change = new[2] - old[2]
+                self.every[is_buy].add(price, change)
+                if not reduce_only:
+                    self.plain[is_buy].add(price, change)
+                self.held[order_id] = new
+                return
             self._apply(old, -1)
             del self.held[order_id]
         if new is not None:
@@ -184,6 +200,31 @@ class SymbolReserve:
         finally:
             for is_buy, price, lots in reversed(done):
                 plain[is_buy].add(price, -lots)
+
+    def order_cost(self, instrument: Instrument, position_qty: int, mark: int, leverage: int,
+                   is_buy: bool, price: int, lots: int) -> tuple[int, int]:
+        """(order margin now, order margin with ``lots`` more at ``price`` on one side):
+        ``order_margin`` without and with that change, in one pass over each side. A new
+        order that opens (nothing of its side closes the position) at a price not through
+        the mark adds only its value to its side's sum, in O(1); any other order is the
+        what-if of ``order_margin``."""
+        plain = self.plain
+        per_lot = instrument.cash_per_tick_lot
+        side = plain[is_buy]
+        side_close = max(0, -position_qty) if is_buy else max(0, position_qty)
+        other_close = max(0, position_qty) if is_buy else max(0, -position_qty)
+        other = plain[not is_buy].opening_reserve(other_close, mark, per_lot, leverage)
+        value, loss = side.opening_parts(side_close, mark)
+        before = max(ceil_div(value * per_lot, leverage) + loss * per_lot, other)
+        if side_close == 0 and (price <= mark if is_buy else price >= mark):
+            after = ceil_div((value + lots * price) * per_lot, leverage) + loss * per_lot
+        else:
+            side.add(price, lots)
+            try:
+                after = side.opening_reserve(side_close, mark, per_lot, leverage)
+            finally:
+                side.add(price, -lots)
+        return before, max(after, other)
 
     def closing_loss(self, instrument: Instrument, position_qty: int, mark: int) -> int:
         """``margin.closing_loss``: what the orders closing the position lose against the mark."""
