@@ -251,12 +251,18 @@ class OrderEntry:
             return None
         leverage = account.leverage.get(symbol, instrument.default_leverage)
         assert assume_price is not None
+        reserve = account.reserve_on(symbol)
+        position = account.position_qty(symbol)
+        # check_tier at the mark already read: the exposure valued at the highest price it
+        # could be reached at
+        resting, highest = reserve.exposure(is_buy)
+        worst = max(assume_price, mark) if highest is None else max(assume_price, mark, highest)
         try:
-            self.check_tier(account, instrument, is_buy, qty, assume_price, leverage)
+            self._check_reach(instrument, is_buy, position, qty + resting, worst, leverage)
         except Refusal as refusal:
             return refusal
-        before, after = account.reserve_on(symbol).order_cost(
-            instrument, account.position_qty(symbol), mark, leverage, is_buy, assume_price, qty)
+        before, after = reserve.order_cost(instrument, position, mark, leverage, is_buy,
+                                           assume_price, qty)
         cost = after - before
         if cost > 0:
             # an order that opens also needs its taker fee: fees come out of the wallet, and an
@@ -321,8 +327,9 @@ class OrderEntry:
                     self._close(order)
                     return False
         book = self.books[symbol]
-        band = self.band(instrument, order.is_buy, self._mark(symbol))
-        limit = band if order.price is None else order.price
+        # (the entry checks have read the mark: a limit order needs no band here)
+        limit = order.price if order.price is not None else self.band(
+            instrument, order.is_buy, self._mark(symbol))
         position = account.position_qty(symbol)
         capped = False
         if position and (position > 0) != order.is_buy and not solvent_at(
@@ -385,19 +392,22 @@ class OrderEntry:
                              taker_side=taker.side)
         notional = instrument.notional(price, qty)
         taker_fee = mul_rate_up(notional, instrument.taker_fee) if taker_pays_fee else 0
-        self._settle_fill(taker, trade_id, price, qty, taker_fee, Liquidity.TAKER,
-                          taker_liquidated)
-        self._settle_fill(maker, trade_id, price, qty, mul_rate_up(notional, instrument.maker_fee),
-                          Liquidity.MAKER)
+        taker_account = self.ledger.owner(taker.account)
+        maker_account = self.ledger.accounts[maker.account]
+        self._settle_fill(taker_account, taker, trade_id, price, qty, taker_fee,
+                          Liquidity.TAKER, taker_liquidated)
+        self._settle_fill(maker_account, maker, trade_id, price, qty,
+                          mul_rate_up(notional, instrument.maker_fee), Liquidity.MAKER)
         if not maker.live:
-            self._close(maker)
-        self.fit_reduce_only(self.ledger.accounts[maker.account], symbol)
-        self.fit_reduce_only(self.ledger.owner(taker.account), symbol)
+            maker_account.remove_order(maker)  # _close
+        if maker_account.reducing.get(symbol):
+            self.fit_reduce_only(maker_account, symbol)
+        if taker_account.reducing.get(symbol):
+            self.fit_reduce_only(taker_account, symbol)
         return trade_id
 
-    def _settle_fill(self, order: Order, trade_id: int, price: int, qty: int, fee: int,
-                     liquidity: Liquidity, liquidated: bool = False) -> None:
-        account = self.ledger.owner(order.account)
+    def _settle_fill(self, account: Account, order: Order, trade_id: int, price: int, qty: int,
+                     fee: int, liquidity: Liquidity, liquidated: bool = False) -> None:
         account.refresh_order(order)  # a maker's fill shrank it or took it out of the book
         realized = self.ledger.settle_fill(account, order.symbol,
                                            qty if order.is_buy else -qty, price, fee, liquidated)

@@ -97,6 +97,8 @@ class Ladder:
         best ``to_close`` lots have closed the position (``opening_reserve``'s two sums)."""
         if to_close >= self.total:
             return 0, 0  # all of it closes (or nothing rests)
+        if to_close == 0 and self.keys[0] >= (-mark if self.is_buy else mark):
+            return self.value, 0  # nothing closes and the best level is not through the mark
         sign = 1 if self.is_buy else -1
         value, loss = self.value, 0
         for price, lots in self.best_first():
@@ -114,6 +116,9 @@ class Ladder:
 
     def closing_loss(self, to_close: int, mark: int) -> int:
         """Loss in tick-lots against the mark of the best ``to_close`` lots (``closing_loss``)."""
+        keys = self.keys
+        if not keys or to_close == 0 or keys[0] >= (-mark if self.is_buy else mark):
+            return 0  # the best level (and so every level) is not through the mark
         sign = 1 if self.is_buy else -1
         loss = 0
         for price, lots in self.best_first():
