@@ -116,7 +116,7 @@ class SymbolTable:
         np.subtract(upnl, maintenance, out=delta)  # the old margin contribution
         np.multiply(qty, mark * self.per_lot, out=value)
         np.abs(value, out=notional)
-        tier = np.searchsorted(self.caps, notional, side="left")
+        tier = self.caps.searchsorted(notional, side="left")
         np.minimum(tier, len(self.caps) - 1, out=tier)
         np.multiply(notional, self.mmr[tier], out=maintenance)
         maintenance -= self.cum[tier]
@@ -289,16 +289,20 @@ class MarginScreen:
         n = table.size
         owner = table.account[:n]
         isolated = table.isolated[:n]
-        slack = np.where(isolated,
-                         table.isolated_margin[:n] + table.upnl[:n] - table.maintenance[:n],
-                         self.margin[owner])
-        scale = np.where(isolated, table.scale[:n] + np.abs(table.isolated_margin[:n]),
-                         self.scale[owner])
+        if isolated.any():
+            slack = np.where(isolated,
+                             table.isolated_margin[:n] + table.upnl[:n] - table.maintenance[:n],
+                             self.margin[owner])
+            scale = np.where(isolated, table.scale[:n] + np.abs(table.isolated_margin[:n]),
+                             self.scale[owner])
+        else:  # what np.where would pick from: the cross sums (method calls: no wrappers)
+            slack = self.margin.take(owner)
+            scale = self.scale.take(owner)
         headroom = slack - (TOLERANCE * scale + MINIMUM_SLACK)
-        rows = np.flatnonzero(headroom <= 0)
+        rows = (headroom <= 0).nonzero()[0]
         # a move of m (relative) costs a holder at most 2 m of its scale: a third of the least
         # headroom over scale is a move no holder can become a candidate within
-        table.radius = float(np.min(headroom / scale)) / 3.0 if len(rows) == 0 else 0.0
+        table.radius = float((headroom / scale).min()) / 3.0 if len(rows) == 0 else 0.0
         table.anchor = [other.latest for other in self.tables.values()]
         table.anchor_version = self.version
         return [table.owners[row] for row in rows]
