@@ -38,7 +38,6 @@ from engine.margin import (
     collateral_behind,
     order_initial_margin,
     solvent_at,
-    summarize,
 )
 from engine.matching import fillable, match
 from engine.outbox import Outbox
@@ -703,12 +702,12 @@ class OrderEntry:
                 reach = [(price, lots) for is_buy, price, lots in after if is_buy == side]
                 self._check_reach(instrument, side, position, sum(q for _, q in reach),
                                   max(mark, *(p for p, _ in reach)), leverage)
-        cost = (order_initial_margin(instrument, after, position, mark, leverage)
-                - reserve.order_margin(instrument, position, mark, leverage))
+        before = reserve.order_margin(instrument, position, mark, leverage)
+        cost = order_initial_margin(instrument, after, position, mark, leverage) - before
         if cost > 0:
             cost += mul_rate_up(sum(instrument.notional(p, q) for _, p, q in new),
                                 instrument.taker_fee)
-            available = summarize(account, self.instruments, self.mark).available_balance
+            available = available_balance(account, self.instruments, self.mark, symbol, before)
             if cost > available:
                 raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
                               f"the ladder needs {format_cash(cost)} USDT of margin and fees, "
