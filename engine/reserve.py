@@ -2,9 +2,10 @@
 re-reading the account's orders (DESIGN.md §3.1).
 
 Per (account, symbol) and side, two price ladders of resting lots: the *plain* orders (not
-reduce-only: they reserve order margin) and *all* of them (reduce-only included: any of them
-can close the position, so they carry the closing loss). Each ladder keeps its levels ranked
-best first plus its total lots and value, so:
+reduce-only: they reserve order margin) and the *reducing* ones (reduce-only). Any of them can
+close the position, so both carry the closing loss; an order moves one ladder, and the two are
+merged only for the closing loss of a side that holds both kinds (reduce-only orders are
+rare). Each ladder keeps its levels ranked best first plus its total lots and value, so:
 
 - the order margin of a side (``margin.order_initial_margin`` exactly) costs O(1) when nothing
   on it closes the position, else O(levels that close it); plus O(levels priced through the
@@ -80,6 +81,18 @@ class Ladder:
             return ((-key, lots[-key]) for key in self.keys)
         return ((key, lots[key]) for key in self.keys)
 
+    def merged(self, other: Ladder) -> Ladder:
+        """A new ladder of this side holding the lots of both (for a closing loss)."""
+        both = Ladder(self.is_buy)
+        lots = dict(self.lots)
+        for price, held in other.lots.items():
+            lots[price] = lots.get(price, 0) + held
+        both.lots = lots
+        both.keys = sorted(-price if self.is_buy else price for price in lots)
+        both.total = self.total + other.total
+        both.value = self.value + other.value
+        return both
+
     def highest(self) -> int | None:
         keys = self.keys
         if not keys:
@@ -136,24 +149,23 @@ class Ladder:
 class SymbolReserve:
     """The running totals of one account's resting orders on one symbol."""
 
-    __slots__ = ("held", "plain", "every")
+    __slots__ = ("held", "plain", "reducing")
 
     def __init__(self) -> None:
         self.held: dict[int, tuple[bool, int, int, bool]] = {}
         """What each counted order holds: (is_buy, price, remaining, reduce_only) by id."""
         self.plain = (Ladder(False), Ladder(True))
         """Not reduce-only orders, indexed by is_buy: they reserve order margin."""
-        self.every = (Ladder(False), Ladder(True))
-        """Every resting order, indexed by is_buy: they can close the position."""
+        self.reducing = (Ladder(False), Ladder(True))
+        """Reduce-only orders, indexed by is_buy: with the plain ones, they can close the
+        position (``closing_loss``)."""
 
     def __bool__(self) -> bool:
         return bool(self.held)
 
     def _apply(self, shape: tuple[bool, int, int, bool], sign: int) -> None:
         is_buy, price, lots, reduce_only = shape
-        self.every[is_buy].add(price, sign * lots)
-        if not reduce_only:
-            self.plain[is_buy].add(price, sign * lots)
+        (self.reducing if reduce_only else self.plain)[is_buy].add(price, sign * lots)
 
     def refresh(self, order: Order) -> None:
         """Count ``order`` as it is now: its remaining lots while it rests, nothing once it
@@ -171,9 +183,7 @@ class SymbolReserve:
                 # of the difference (a fill, a shrink), not a level taken out and put back
                 is_buy, price, _, reduce_only = new
                 change = new[2] - old[2]
-                self.every[is_buy].add(price, change)
-                if not reduce_only:
-                    self.plain[is_buy].add(price, change)
+                (self.reducing if reduce_only else self.plain)[is_buy].add(price, change)
                 self.held[order_id] = new
                 return
             self._apply(old, -1)
@@ -235,7 +245,10 @@ class SymbolReserve:
         """``margin.closing_loss``: what the orders closing the position lose against the mark."""
         if position_qty == 0:
             return 0
-        ladder = self.every[position_qty < 0]
+        is_buy = position_qty < 0
+        ladder, reducing = self.plain[is_buy], self.reducing[is_buy]
+        if reducing.total:
+            ladder = ladder.merged(reducing) if ladder.total else reducing
         return ladder.closing_loss(abs(position_qty), mark) * instrument.cash_per_tick_lot
 
     def exposure(self, is_buy: bool) -> tuple[int, int | None]:
@@ -267,11 +280,11 @@ def check_reserve(account: Account, instruments: Mapping[str, Instrument],
             order = account.orders[order_id]
             if shape != (order.is_buy, order.price, order.remaining, order.reduce_only):
                 raise InvariantViolation(f"{account.id}: the reserve holds {shape} for {order!r}")
-        for reduce_only_too, ladders in ((False, reserve.plain), (True, reserve.every)):
+        for reducing, ladders in ((False, reserve.plain), (True, reserve.reducing)):
             for ladder in ladders:
                 lots: dict[int, int] = {}
                 for is_buy, price, left, reduce_only in reserve.held.values():
-                    if is_buy == ladder.is_buy and (reduce_only_too or not reduce_only):
+                    if is_buy == ladder.is_buy and reduce_only == reducing:
                         lots[price] = lots.get(price, 0) + left
                 if (ladder.lots != lots or ladder.total != sum(lots.values())
                         or ladder.value != sum(p * q for p, q in lots.items())

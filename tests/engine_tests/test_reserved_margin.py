@@ -228,7 +228,7 @@ def _corrupt_value(exchange: Exchange) -> None:
 
 
 def _corrupt_closing(exchange: Exchange) -> None:
-    exchange.accounts["a"].reserves[SYMBOL].every[True].lots[103] -= 1
+    exchange.accounts["a"].reserves[SYMBOL].reducing[True].lots[103] -= 1
 
 
 def _corrupt_level_and_record(exchange: Exchange) -> None:
