@@ -178,7 +178,7 @@ class OrderEntry:
                 raise Refusal(RejectReason.WOULD_IMMEDIATELY_TRIGGER,
                               f"{order.trigger_by} price is already past the trigger")
         else:
-            refusal = self.refusal(account, instrument, order)
+            refusal = self.refusal(account, instrument, order, mark)
             if refusal is not None:
                 raise refusal
         self.next_order_id += 1
@@ -210,12 +210,14 @@ class OrderEntry:
             return mark * (RATE_SCALE + instrument.price_band) // RATE_SCALE
         return ceil_div(mark * (RATE_SCALE - instrument.price_band), RATE_SCALE)
 
-    def refusal(self, account: Account, instrument: Instrument,
-                       order: Order) -> Refusal | None:
-        """The first rule an order breaks on entering the book, or None. Changes nothing."""
+    def refusal(self, account: Account, instrument: Instrument, order: Order,
+                mark: int | None = None) -> Refusal | None:
+        """The first rule an order breaks on entering the book, or None. Changes nothing.
+        ``mark``: the symbol's mark, when the caller has just read it."""
         symbol, is_buy = order.symbol, order.is_buy
         book = self.books[symbol]
-        mark = self._mark(symbol)
+        if mark is None:
+            mark = self._mark(symbol)
         band = self.band(instrument, is_buy, mark)
         if order.price is not None and (order.price > band if is_buy else order.price < band):
             return Refusal(RejectReason.PRICE_OUT_OF_BAND,

@@ -171,12 +171,14 @@ def available_balance(account: Account, instruments: Mapping[str, Instrument],
             per_lot = instrument.cash_per_tick_lot
             available += (position.unrealized_pnl(mark, per_lot)  # type: ignore[union-attr]
                           - ceil_div(abs(qty) * mark * per_lot, leverage))
-        reserve = account.reserve_on(held)
         if held == symbol:
             available -= order_margin_on_symbol
-        else:
-            available -= reserve.order_margin(instrument, qty, mark, leverage)
-        available -= reserve.closing_loss(instrument, qty, mark)
+        reserve = account.reserves.get(held)
+        if reserve is not None:  # else no order rests: no order margin, no closing loss
+            if held != symbol:
+                available -= reserve.order_margin(instrument, qty, mark, leverage)
+            if qty:
+                available -= reserve.closing_loss(instrument, qty, mark)
     return available
 
 
