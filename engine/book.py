@@ -19,9 +19,11 @@ than O(live) entries (DESIGN.md §3.1). Totals are always exact.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterator
 from heapq import heapify, heappop, heappush
+from itertools import islice
 
 import msgspec
 
@@ -182,14 +184,15 @@ class BookSide:
 
     def __iter__(self) -> Iterator[Level]:
         """Occupied levels, best first. Walks the ticks out from the best while the book is
-        dense; past a gap as long as the heap, sorts the remaining keys once instead."""
+        dense; past gaps that add up to a quarter of the heap, sorts the keys once instead
+        (a heap of spare keys left by moving quotes makes a full-length walk the dearer)."""
         level = self.best
         if level is None:
             return
         by_price, sign = self.by_price, self.sign
         left = self.occupied
         key = sign * level.price
-        budget = 16 + len(self.heap)
+        budget = 16 + len(self.heap) // 4
         while True:
             yield level
             left -= 1
@@ -202,7 +205,8 @@ class BookSide:
                     break
                 budget -= 1
                 if budget < 0:
-                    for later in sorted(k for k in self.heap if k > key):
+                    keys = sorted(self.heap)
+                    for later in islice(keys, bisect_right(keys, key), None):
                         level = by_price.get(sign * later)
                         if level is not None and level.count:
                             yield level

@@ -33,7 +33,12 @@ from engine.enums import (
 from engine.instrument import Instrument
 from engine.ledger import Ledger
 from engine.liquidator import bankruptcy_tick
-from engine.margin import collateral_behind, order_initial_margin, solvent_at, summarize
+from engine.margin import (
+    available_balance,
+    collateral_behind,
+    order_initial_margin,
+    solvent_at,
+)
 from engine.matching import fillable, match
 from engine.outbox import Outbox
 from engine.refusals import Refusal
@@ -173,7 +178,7 @@ class OrderEntry:
                 raise Refusal(RejectReason.WOULD_IMMEDIATELY_TRIGGER,
                               f"{order.trigger_by} price is already past the trigger")
         else:
-            refusal = self.refusal(account, instrument, order)
+            refusal = self.refusal(account, instrument, order, mark)
             if refusal is not None:
                 raise refusal
         self.next_order_id += 1
@@ -205,12 +210,14 @@ class OrderEntry:
             return mark * (RATE_SCALE + instrument.price_band) // RATE_SCALE
         return ceil_div(mark * (RATE_SCALE - instrument.price_band), RATE_SCALE)
 
-    def refusal(self, account: Account, instrument: Instrument,
-                       order: Order) -> Refusal | None:
-        """The first rule an order breaks on entering the book, or None. Changes nothing."""
+    def refusal(self, account: Account, instrument: Instrument, order: Order,
+                mark: int | None = None) -> Refusal | None:
+        """The first rule an order breaks on entering the book, or None. Changes nothing.
+        ``mark``: the symbol's mark, when the caller has just read it."""
         symbol, is_buy = order.symbol, order.is_buy
         book = self.books[symbol]
-        mark = self._mark(symbol)
+        if mark is None:
+            mark = self._mark(symbol)
         band = self.band(instrument, is_buy, mark)
         if order.price is not None and (order.price > band if is_buy else order.price < band):
             return Refusal(RejectReason.PRICE_OUT_OF_BAND,
@@ -245,20 +252,24 @@ class OrderEntry:
             return None
         leverage = account.leverage.get(symbol, instrument.default_leverage)
         assert assume_price is not None
-        try:
-            self.check_tier(account, instrument, is_buy, qty, assume_price, leverage)
-        except Refusal as refusal:
-            return refusal
         reserve = account.reserve_on(symbol)
         position = account.position_qty(symbol)
-        cost = (reserve.order_margin(instrument, position, mark, leverage,
-                                     ((is_buy, assume_price, qty),))
-                - reserve.order_margin(instrument, position, mark, leverage))
+        # check_tier at the mark already read: the exposure valued at the highest price it
+        # could be reached at
+        resting, highest = reserve.exposure(is_buy)
+        worst = max(assume_price, mark) if highest is None else max(assume_price, mark, highest)
+        try:
+            self._check_reach(instrument, is_buy, position, qty + resting, worst, leverage)
+        except Refusal as refusal:
+            return refusal
+        before, after = reserve.order_cost(instrument, position, mark, leverage, is_buy,
+                                           assume_price, qty)
+        cost = after - before
         if cost > 0:
             # an order that opens also needs its taker fee: fees come out of the wallet, and an
             # isolated open must not leave the cross wallet short of them
             cost += mul_rate_up(instrument.notional(assume_price, qty), instrument.taker_fee)
-            available = summarize(account, self.instruments, self.mark).available_balance
+            available = available_balance(account, self.instruments, self.mark, symbol, before)
             if cost > available:
                 return Refusal(RejectReason.INSUFFICIENT_MARGIN,
                                f"order needs {format_cash(cost)} USDT of margin and fees, "
@@ -317,8 +328,9 @@ class OrderEntry:
                     self._close(order)
                     return False
         book = self.books[symbol]
-        band = self.band(instrument, order.is_buy, self._mark(symbol))
-        limit = band if order.price is None else order.price
+        # (the entry checks have read the mark: a limit order needs no band here)
+        limit = order.price if order.price is not None else self.band(
+            instrument, order.is_buy, self._mark(symbol))
         position = account.position_qty(symbol)
         capped = False
         if position and (position > 0) != order.is_buy and not solvent_at(
@@ -381,19 +393,22 @@ class OrderEntry:
                              taker_side=taker.side)
         notional = instrument.notional(price, qty)
         taker_fee = mul_rate_up(notional, instrument.taker_fee) if taker_pays_fee else 0
-        self._settle_fill(taker, trade_id, price, qty, taker_fee, Liquidity.TAKER,
-                          taker_liquidated)
-        self._settle_fill(maker, trade_id, price, qty, mul_rate_up(notional, instrument.maker_fee),
-                          Liquidity.MAKER)
+        taker_account = self.ledger.owner(taker.account)
+        maker_account = self.ledger.accounts[maker.account]
+        self._settle_fill(taker_account, taker, trade_id, price, qty, taker_fee,
+                          Liquidity.TAKER, taker_liquidated)
+        self._settle_fill(maker_account, maker, trade_id, price, qty,
+                          mul_rate_up(notional, instrument.maker_fee), Liquidity.MAKER)
         if not maker.live:
-            self._close(maker)
-        self.fit_reduce_only(self.ledger.accounts[maker.account], symbol)
-        self.fit_reduce_only(self.ledger.owner(taker.account), symbol)
+            maker_account.remove_order(maker)  # _close
+        if maker_account.reducing.get(symbol):
+            self.fit_reduce_only(maker_account, symbol)
+        if taker_account.reducing.get(symbol):
+            self.fit_reduce_only(taker_account, symbol)
         return trade_id
 
-    def _settle_fill(self, order: Order, trade_id: int, price: int, qty: int, fee: int,
-                     liquidity: Liquidity, liquidated: bool = False) -> None:
-        account = self.ledger.owner(order.account)
+    def _settle_fill(self, account: Account, order: Order, trade_id: int, price: int, qty: int,
+                     fee: int, liquidity: Liquidity, liquidated: bool = False) -> None:
         account.refresh_order(order)  # a maker's fill shrank it or took it out of the book
         realized = self.ledger.settle_fill(account, order.symbol,
                                            qty if order.is_buy else -qty, price, fee, liquidated)
@@ -689,12 +704,12 @@ class OrderEntry:
                 reach = [(price, lots) for is_buy, price, lots in after if is_buy == side]
                 self._check_reach(instrument, side, position, sum(q for _, q in reach),
                                   max(mark, *(p for p, _ in reach)), leverage)
-        cost = (order_initial_margin(instrument, after, position, mark, leverage)
-                - reserve.order_margin(instrument, position, mark, leverage))
+        before = reserve.order_margin(instrument, position, mark, leverage)
+        cost = order_initial_margin(instrument, after, position, mark, leverage) - before
         if cost > 0:
             cost += mul_rate_up(sum(instrument.notional(p, q) for _, p, q in new),
                                 instrument.taker_fee)
-            available = summarize(account, self.instruments, self.mark).available_balance
+            available = available_balance(account, self.instruments, self.mark, symbol, before)
             if cost > available:
                 raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
                               f"the ladder needs {format_cash(cost)} USDT of margin and fees, "

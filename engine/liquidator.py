@@ -134,9 +134,10 @@ class Liquidator:
             self.ledger.moved.clear()
             for account_id in moved:
                 account = self.ledger.accounts[account_id]
-                units = [None] + sorted(s for s, p in account.positions.items()
-                                        if p.isolated and p.qty)
-                for unit in units:
+                isolated = [s for s, p in account.positions.items() if p.isolated and p.qty]
+                if cross_health(account, self.instruments, self.mark).is_liquidatable:
+                    self._liquidate(account, None)
+                for unit in sorted(isolated):
                     if self._health(account, unit).is_liquidatable:
                         self._liquidate(account, unit)
 

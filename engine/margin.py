@@ -152,6 +152,36 @@ def summarize(account: Account, instruments: Mapping[str, Instrument],
     )
 
 
+def available_balance(account: Account, instruments: Mapping[str, Instrument],
+                      marks: Mapping[str, int | None], symbol: str | None = None,
+                      order_margin_on_symbol: int = 0) -> int:
+    """``summarize(...).available_balance`` alone, for the pre-trade check of every opening
+    order: no maintenance margin, no summary built. ``symbol``'s order margin may be given
+    (``order_margin_on_symbol``) when the caller has just computed it."""
+    available = account.wallet
+    for held in account.positions.keys() | account.open_on.keys():
+        mark = marks.get(held)
+        if mark is None:
+            continue
+        instrument = instruments[held]
+        leverage = account.leverage.get(held, instrument.default_leverage)
+        position = account.positions.get(held)
+        qty = position.qty if position is not None else 0
+        if qty and not position.isolated:  # type: ignore[union-attr]
+            per_lot = instrument.cash_per_tick_lot
+            available += (position.unrealized_pnl(mark, per_lot)  # type: ignore[union-attr]
+                          - ceil_div(abs(qty) * mark * per_lot, leverage))
+        if held == symbol:
+            available -= order_margin_on_symbol
+        reserve = account.reserves.get(held)
+        if reserve is not None:  # else no order rests: no order margin, no closing loss
+            if held != symbol:
+                available -= reserve.order_margin(instrument, qty, mark, leverage)
+            if qty:
+                available -= reserve.closing_loss(instrument, qty, mark)
+    return available
+
+
 # -- liquidation and bankruptcy prices (PERP-MECHANICS.md §1.13-§1.14) ---------------------------
 
 

@@ -2,9 +2,10 @@
 re-reading the account's orders (DESIGN.md §3.1).
 
 Per (account, symbol) and side, two price ladders of resting lots: the *plain* orders (not
-reduce-only: they reserve order margin) and *all* of them (reduce-only included: any of them
-can close the position, so they carry the closing loss). Each ladder keeps its levels ranked
-best first plus its total lots and value, so:
+reduce-only: they reserve order margin) and the *reducing* ones (reduce-only). Any of them can
+close the position, so both carry the closing loss; an order moves one ladder, and the two are
+merged only for the closing loss of a side that holds both kinds (reduce-only orders are
+rare). Each ladder keeps its levels ranked best first plus its total lots and value, so:
 
 - the order margin of a side (``margin.order_initial_margin`` exactly) costs O(1) when nothing
   on it closes the position, else O(levels that close it); plus O(levels priced through the
@@ -80,6 +81,18 @@ class Ladder:
             return ((-key, lots[-key]) for key in self.keys)
         return ((key, lots[key]) for key in self.keys)
 
+    def merged(self, other: Ladder) -> Ladder:
+        """A new ladder of this side holding the lots of both (for a closing loss)."""
+        both = Ladder(self.is_buy)
+        lots = dict(self.lots)
+        for price, held in other.lots.items():
+            lots[price] = lots.get(price, 0) + held
+        both.lots = lots
+        both.keys = sorted(-price if self.is_buy else price for price in lots)
+        both.total = self.total + other.total
+        both.value = self.value + other.value
+        return both
+
     def highest(self) -> int | None:
         keys = self.keys
         if not keys:
@@ -89,8 +102,16 @@ class Ladder:
     def opening_reserve(self, to_close: int, mark: int, per_lot: int, leverage: int) -> int:
         """``order_initial_margin`` of this side: its best ``to_close`` lots close the
         position; the rest open at ``price / leverage`` plus their loss through the mark."""
+        value, loss = self.opening_parts(to_close, mark)
+        return ceil_div(value * per_lot, leverage) + loss * per_lot
+
+    def opening_parts(self, to_close: int, mark: int) -> tuple[int, int]:
+        """(value, loss through the mark) in tick-lots of the lots that would open, once the
+        best ``to_close`` lots have closed the position (``opening_reserve``'s two sums)."""
         if to_close >= self.total:
-            return 0  # all of it closes (or nothing rests)
+            return 0, 0  # all of it closes (or nothing rests)
+        if to_close == 0 and self.keys[0] >= (-mark if self.is_buy else mark):
+            return self.value, 0  # nothing closes and the best level is not through the mark
         sign = 1 if self.is_buy else -1
         value, loss = self.value, 0
         for price, lots in self.best_first():
@@ -104,10 +125,13 @@ class Ladder:
                 break  # every worse level is on the mark's side too: no more loss
             if lots and through > 0:
                 loss += lots * through
-        return ceil_div(value * per_lot, leverage) + loss * per_lot
+        return value, loss
 
     def closing_loss(self, to_close: int, mark: int) -> int:
         """Loss in tick-lots against the mark of the best ``to_close`` lots (``closing_loss``)."""
+        keys = self.keys
+        if not keys or to_close == 0 or keys[0] >= (-mark if self.is_buy else mark):
+            return 0  # the best level (and so every level) is not through the mark
         sign = 1 if self.is_buy else -1
         loss = 0
         for price, lots in self.best_first():
@@ -125,24 +149,23 @@ class Ladder:
 class SymbolReserve:
     """The running totals of one account's resting orders on one symbol."""
 
-    __slots__ = ("held", "plain", "every")
+    __slots__ = ("held", "plain", "reducing")
 
     def __init__(self) -> None:
         self.held: dict[int, tuple[bool, int, int, bool]] = {}
         """What each counted order holds: (is_buy, price, remaining, reduce_only) by id."""
         self.plain = (Ladder(False), Ladder(True))
         """Not reduce-only orders, indexed by is_buy: they reserve order margin."""
-        self.every = (Ladder(False), Ladder(True))
-        """Every resting order, indexed by is_buy: they can close the position."""
+        self.reducing = (Ladder(False), Ladder(True))
+        """Reduce-only orders, indexed by is_buy: with the plain ones, they can close the
+        position (``closing_loss``)."""
 
     def __bool__(self) -> bool:
         return bool(self.held)
 
     def _apply(self, shape: tuple[bool, int, int, bool], sign: int) -> None:
         is_buy, price, lots, reduce_only = shape
-        self.every[is_buy].add(price, sign * lots)
-        if not reduce_only:
-            self.plain[is_buy].add(price, sign * lots)
+        (self.reducing if reduce_only else self.plain)[is_buy].add(price, sign * lots)
 
     def refresh(self, order: Order) -> None:
         """Count ``order`` as it is now: its remaining lots while it rests, nothing once it
@@ -155,6 +178,14 @@ class SymbolReserve:
         if old == new:
             return
         if old is not None:
+            if new is not None and old[1] == new[1] and old[0] == new[0] and old[3] == new[3]:
+                # the same order at the same price with fewer (or more) lots left: one move
+                # of the difference (a fill, a shrink), not a level taken out and put back
+                is_buy, price, _, reduce_only = new
+                change = new[2] - old[2]
+                (self.reducing if reduce_only else self.plain)[is_buy].add(price, change)
+                self.held[order_id] = new
+                return
             self._apply(old, -1)
             del self.held[order_id]
         if new is not None:
@@ -185,11 +216,39 @@ class SymbolReserve:
             for is_buy, price, lots in reversed(done):
                 plain[is_buy].add(price, -lots)
 
+    def order_cost(self, instrument: Instrument, position_qty: int, mark: int, leverage: int,
+                   is_buy: bool, price: int, lots: int) -> tuple[int, int]:
+        """(order margin now, order margin with ``lots`` more at ``price`` on one side):
+        ``order_margin`` without and with that change, in one pass over each side. A new
+        order that opens (nothing of its side closes the position) at a price not through
+        the mark adds only its value to its side's sum, in O(1); any other order is the
+        what-if of ``order_margin``."""
+        plain = self.plain
+        per_lot = instrument.cash_per_tick_lot
+        side = plain[is_buy]
+        side_close = max(0, -position_qty) if is_buy else max(0, position_qty)
+        other_close = max(0, position_qty) if is_buy else max(0, -position_qty)
+        other = plain[not is_buy].opening_reserve(other_close, mark, per_lot, leverage)
+        value, loss = side.opening_parts(side_close, mark)
+        before = max(ceil_div(value * per_lot, leverage) + loss * per_lot, other)
+        if side_close == 0 and (price <= mark if is_buy else price >= mark):
+            after = ceil_div((value + lots * price) * per_lot, leverage) + loss * per_lot
+        else:
+            side.add(price, lots)
+            try:
+                after = side.opening_reserve(side_close, mark, per_lot, leverage)
+            finally:
+                side.add(price, -lots)
+        return before, max(after, other)
+
     def closing_loss(self, instrument: Instrument, position_qty: int, mark: int) -> int:
         """``margin.closing_loss``: what the orders closing the position lose against the mark."""
         if position_qty == 0:
             return 0
-        ladder = self.every[position_qty < 0]
+        is_buy = position_qty < 0
+        ladder, reducing = self.plain[is_buy], self.reducing[is_buy]
+        if reducing.total:
+            ladder = ladder.merged(reducing) if ladder.total else reducing
         return ladder.closing_loss(abs(position_qty), mark) * instrument.cash_per_tick_lot
 
     def exposure(self, is_buy: bool) -> tuple[int, int | None]:
@@ -221,11 +280,11 @@ def check_reserve(account: Account, instruments: Mapping[str, Instrument],
             order = account.orders[order_id]
             if shape != (order.is_buy, order.price, order.remaining, order.reduce_only):
                 raise InvariantViolation(f"{account.id}: the reserve holds {shape} for {order!r}")
-        for reduce_only_too, ladders in ((False, reserve.plain), (True, reserve.every)):
+        for reducing, ladders in ((False, reserve.plain), (True, reserve.reducing)):
             for ladder in ladders:
                 lots: dict[int, int] = {}
                 for is_buy, price, left, reduce_only in reserve.held.values():
-                    if is_buy == ladder.is_buy and (reduce_only_too or not reduce_only):
+                    if is_buy == ladder.is_buy and reduce_only == reducing:
                         lots[price] = lots.get(price, 0) + left
                 if (ladder.lots != lots or ladder.total != sum(lots.values())
                         or ladder.value != sum(p * q for p, q in lots.items())

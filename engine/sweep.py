@@ -32,6 +32,7 @@ below ``RECOMPUTE_EVERY x 3 x 2.2e-16 x MARK_RANGE^2`` (about 4e-11) of its scal
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Mapping
 
 import numpy as np
@@ -62,6 +63,8 @@ class SymbolTable:
         self.caps = np.array(instrument.tier_caps, dtype=np.float64)
         self.mmr = np.array([t.mmr for t in instrument.tiers], dtype=np.float64) / RATE_SCALE
         self.cum = np.array([t.cum for t in instrument.tiers], dtype=np.float64)
+        self._caps, self._mmr, self._cum = self.caps.tolist(), self.mmr.tolist(), self.cum.tolist()
+        """The same tier columns as Python floats, for one row at a time (``put``)."""
         self.screen = screen
         """The screen whose per-account cross sums this table's rows count in (or None)."""
         self.rows: dict[str, int] = {}
@@ -113,7 +116,7 @@ class SymbolTable:
         np.subtract(upnl, maintenance, out=delta)  # the old margin contribution
         np.multiply(qty, mark * self.per_lot, out=value)
         np.abs(value, out=notional)
-        tier = np.searchsorted(self.caps, notional, side="left")
+        tier = self.caps.searchsorted(notional, side="left")
         np.minimum(tier, len(self.caps) - 1, out=tier)
         np.multiply(notional, self.mmr[tier], out=maintenance)
         maintenance -= self.cum[tier]
@@ -159,12 +162,13 @@ class SymbolTable:
             self.upnl[row] = self.maintenance[row] = 0.0
             self.scale[row] = cost
         else:  # keep the cached values of this row current
+            # in Python floats: one row is too small for numpy's per-call cost, and float
+            # arithmetic on the same doubles gives what the vector form gives
             value = qty * (self.mark * self.per_lot)
             notional = abs(value)
-            tier = min(int(np.searchsorted(self.caps, notional, side="left")),
-                       len(self.caps) - 1)
-            self.maintenance[row] = notional * self.mmr[tier] - self.cum[tier]
-            self.upnl[row] = value - np.sign(qty) * cost
+            tier = min(bisect_left(self._caps, notional), len(self._caps) - 1)
+            self.maintenance[row] = notional * self._mmr[tier] - self._cum[tier]
+            self.upnl[row] = value - cost if qty > 0 else value + cost
             self.scale[row] = notional + cost
 
     def _remove(self, row: int) -> None:
@@ -285,16 +289,20 @@ class MarginScreen:
         n = table.size
         owner = table.account[:n]
         isolated = table.isolated[:n]
-        slack = np.where(isolated,
-                         table.isolated_margin[:n] + table.upnl[:n] - table.maintenance[:n],
-                         self.margin[owner])
-        scale = np.where(isolated, table.scale[:n] + np.abs(table.isolated_margin[:n]),
-                         self.scale[owner])
+        if isolated.any():
+            slack = np.where(isolated,
+                             table.isolated_margin[:n] + table.upnl[:n] - table.maintenance[:n],
+                             self.margin[owner])
+            scale = np.where(isolated, table.scale[:n] + np.abs(table.isolated_margin[:n]),
+                             self.scale[owner])
+        else:  # what np.where would pick from: the cross sums (method calls: no wrappers)
+            slack = self.margin.take(owner)
+            scale = self.scale.take(owner)
         headroom = slack - (TOLERANCE * scale + MINIMUM_SLACK)
-        rows = np.flatnonzero(headroom <= 0)
+        rows = (headroom <= 0).nonzero()[0]
         # a move of m (relative) costs a holder at most 2 m of its scale: a third of the least
         # headroom over scale is a move no holder can become a candidate within
-        table.radius = float(np.min(headroom / scale)) / 3.0 if len(rows) == 0 else 0.0
+        table.radius = float((headroom / scale).min()) / 3.0 if len(rows) == 0 else 0.0
         table.anchor = [other.latest for other in self.tables.values()]
         table.anchor_version = self.version
         return [table.owners[row] for row in rows]

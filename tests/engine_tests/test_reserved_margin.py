@@ -28,11 +28,13 @@ from engine.enums import OrderType, Side, TimeInForce
 from engine.errors import InvariantViolation
 from engine.instrument import default_instruments, parse_instruments
 from engine.margin import (
+    available_balance,
     closing_loss,
     order_initial_margin,
     resting_shapes,
     solve_price,
     solvent_at,
+    summarize,
 )
 from engine.reserve import Ladder, check_reserve
 
@@ -87,6 +89,22 @@ def compare(exchange: Exchange) -> None:
                     f"{account.id}: order margin at mark {mark}, {leverage}x")
             assert reserve.closing_loss(instrument, qty, mark) == closing_loss(
                 instrument, account, SYMBOL, qty, mark), f"{account.id}: closing loss at {mark}"
+            for is_buy, price, lots_added in [(b, mark + d, n) for b in (True, False)
+                                              for d in (-2, 0, 2) for n in (1, 3_000)]:
+                leverage = 7
+                assert reserve.order_cost(instrument, qty, mark, leverage, is_buy, price,
+                                          lots_added) == (
+                    order_initial_margin(instrument, shapes, qty, mark, leverage),
+                    order_initial_margin(instrument, [*shapes, (is_buy, price, lots_added)],
+                                         qty, mark, leverage)), (
+                    f"{account.id}: cost of {lots_added} @ {price} at mark {mark}")
+        marks_now = exchange.mark
+        summary = summarize(account, exchange.instruments, marks_now)
+        assert available_balance(account, exchange.instruments, marks_now) == (
+            summary.available_balance), f"{account.id}: available balance"
+        if marks_now[SYMBOL] is not None:
+            assert available_balance(account, exchange.instruments, marks_now, SYMBOL,
+                                     summary.order_margin) == summary.available_balance
 
 
 class ReserveMachine(RuleBasedStateMachine):
@@ -210,7 +228,7 @@ def _corrupt_value(exchange: Exchange) -> None:
 
 
 def _corrupt_closing(exchange: Exchange) -> None:
-    exchange.accounts["a"].reserves[SYMBOL].every[True].lots[103] -= 1
+    exchange.accounts["a"].reserves[SYMBOL].reducing[True].lots[103] -= 1
 
 
 def _corrupt_level_and_record(exchange: Exchange) -> None:
