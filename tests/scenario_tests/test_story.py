@@ -1,6 +1,6 @@
 """The January 2026 story holds in jan-2026-silver with the default participants.
 
-CI replays the run-up and the crash (Jan 26 to Jan 31: the 1-second window of Jan 29-30 is
+CI replays the run-up and the crash (Jan 16 to Jan 31: the 1-second window of Jan 29-30 is
 most of it, about a minute and a half); ``PERPSIM_LONG=1`` replays the whole five weeks. What
 must emerge, none of it typed in: a 20x long on silver opened on Jan 29 is liquidated (opened
 at 00:00: on Jan 29 itself, in that day's real 10 % sell-off; in the evening: on Jan 30);
@@ -25,7 +25,7 @@ from scenarios.scenario import load_scenario
 
 SILVER = "XAGUSDT"
 LONG = os.environ.get("PERPSIM_LONG") == "1"
-START = None if LONG else "2026-01-26T00:00:00Z"
+START = None if LONG else "2026-01-16T00:00:00Z"
 END = None if LONG else "2026-01-31T00:00:00Z"
 CHECKPOINT = parse_timestamp("2026-01-29T12:00:00Z")
 
