@@ -386,7 +386,7 @@ class Session:
     @staticmethod
     def _decimal(text: Number, field: str, reason: str) -> Decimal:
         try:
-            value = Decimal(text.strip() if isinstance(text, str) else text)
+            value = Decimal(text.strip() if isinstance(text, str) else str(text))
         except (InvalidOperation, TypeError, ValueError):
             raise _Refusal(reason, f"{field} {text!r} is not a number") from None
         if not value.is_finite():
@@ -483,28 +483,38 @@ class Session:
                 reduce_only=bool(reduce_only), client_id=client_id or None)
         return self._guarded(build)
 
-    def cancel(self, order_id: int) -> CommandResult:
-        return self._result(c.CancelOrder(account=self.account_id, order_id=int(order_id)))
+    @staticmethod
+    def _order_id(order_id: int | str) -> int:
+        text = str(order_id).strip()
+        if not text.isdigit():
+            raise _Refusal("unknown_order", f"order id {order_id!r} is not a number")
+        return int(text)
+
+    def cancel(self, order_id: int | str) -> CommandResult:
+        return self._guarded(lambda: c.CancelOrder(account=self.account_id,
+                                                   order_id=self._order_id(order_id)))
 
     def cancel_all(self, symbol: str | None = None) -> CommandResult:
         return self._result(c.CancelAll(account=self.account_id, symbol=symbol))
 
-    def amend(self, order_id: int, *, qty: Number | None = None,
+    def amend(self, order_id: int | str, *, qty: Number | None = None,
               price: Number | None = None) -> CommandResult:
+        """A new size (contracts) and/or price of an open order."""
         def build() -> c.Command:
+            number = self._order_id(order_id)
             view = self.exchange.view_account(self.account_id)
             orders = () if view is None else view.orders
-            order = next((o for o in orders if o.order_id == order_id), None)
+            order = next((o for o in orders if o.order_id == number), None)
             if order is None:
                 raise _Refusal("unknown_order", f"no open order {order_id}")
             instrument = self._instrument(order.symbol)
             return c.AmendOrder(
-                account=self.account_id, order_id=order_id,
+                account=self.account_id, order_id=number,
                 qty=None if qty is None else self._contracts(instrument, qty),
                 price=self._price(instrument, price, "price"))
         result = self._guarded(build)
         if result.ok:
-            result = CommandResult(ok=True, order_id=order_id, filled=result.filled)
+            result = CommandResult(ok=True, order_id=int(order_id), filled=result.filled)
         return result
 
     def close_position(self, symbol: str, price: Number | None = None) -> CommandResult:

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import default_instruments
 from engine import unit_commands as u
@@ -199,6 +201,7 @@ def test_quantity_in_usdt_is_rounded_down_to_the_lot_at_the_mark() -> None:
     (lambda s: s.place(SILVER, "buy", "1", type="moon", price="70"), "invalid_order", "limit"),
     (lambda s: s.place("DOGEUSDT", "buy", "1", price="70"), "unknown_symbol", "DOGEUSDT"),
     (lambda s: s.amend(999, price="70"), "unknown_order", "999"),
+    (lambda s: s.cancel("first"), "unknown_order", "not a number"),
     (lambda s: s.set_leverage(SILVER, "lots"), "invalid_leverage", "whole number"),
     (lambda s: s.set_margin_mode(SILVER, "both"), "invalid_margin_mode", "cross, isolated"),
 ])
@@ -362,6 +365,54 @@ def test_pausing_marks_where_the_person_got(tmp_path) -> None:  # type: ignore[n
     again = session(data_dir=tmp_path)
     assert again.replay.steps_done == reached == 121
     again.close()
+
+
+def test_every_so_many_steps_a_marker_is_journalled(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    first = session(data_dir=tmp_path, paused=False, speed=60, mark_every=50, max_steps=30)
+    for _ in range(3):
+        first.tick(0.5)  # 30 steps a frame, no pause, no close
+    assert first.replay.steps_done == 91
+    first._journal.close()  # type: ignore[union-attr]
+    again = session(data_dir=tmp_path)
+    assert again.replay.steps_done == 61  # the marker once 50 steps had run: at most 50 lost
+    again.close()
+
+
+ACTIONS = [lambda s: s.place(SILVER, "buy", "2", type="market"),
+           lambda s: s.place(SILVER, "sell", "1", price="95.00"),
+           lambda s: s.place(SILVER, "buy", "100000", type="market"),  # refused by the engine
+           lambda s: s.place(SILVER, "buy", "1.00001"),  # refused by the session
+           lambda s: s.close_position(SILVER),
+           lambda s: s.cancel_all(),
+           lambda s: s.set_leverage(SILVER, 5)]
+
+
+@settings(max_examples=12, deadline=None)
+@given(plan=st.lists(st.tuples(st.integers(2, 200), st.integers(0, len(ACTIONS) - 1)),
+                     max_size=8),
+       cut=st.integers(1, 200))
+def test_resuming_anywhere_is_the_uninterrupted_run(plan, cut) -> None:  # type: ignore[no-untyped-def]
+    import tempfile
+    plan = sorted(plan)
+
+    def play(s: Session, upto: int) -> None:
+        for step, action in plan:
+            if s.replay.steps_done <= step < upto:
+                to_step(s, step)
+                ACTIONS[action](s)
+        to_step(s, upto)
+
+    whole = Session(setup(seconds=220), KEY)
+    play(whole, 210)
+    with tempfile.TemporaryDirectory() as directory:
+        first = Session(setup(seconds=220), KEY, data_dir=directory)
+        play(first, cut)
+        first.close()
+        second = Session(setup(seconds=220), KEY, data_dir=directory)
+        assert second.state_hash() == first.state_hash()
+        play(second, 210)
+        second.close()
+    assert second.state_hash() == whole.state_hash()
 
 
 def test_a_torn_last_record_is_dropped_with_a_notice(tmp_path) -> None:  # type: ignore[no-untyped-def]
