@@ -29,6 +29,7 @@ from engine.journal import (
     Journal,
     JournalError,
     Record,
+    StepRecord,
 )
 from engine.protocol import EventWriter, ProtocolError, decode_command
 
@@ -69,6 +70,9 @@ class DurableSession:
     def _apply(self, record: Record) -> list:
         if isinstance(record, CommandRecord):
             return self.exchange.execute(record.command)
+        if isinstance(record, StepRecord):
+            raise JournalError(f"{self.journal.directory} holds a trading session's journal, "
+                               "not an exchange's: choose another --data-dir")
         return self.exchange.error(record.line, record.message)
 
     def submit(self, number: int, line: bytes) -> list[bytes]:

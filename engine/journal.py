@@ -59,7 +59,17 @@ class ErrorRecord(msgspec.Struct, tag="err", array_like=True):
     message: str
 
 
-Record = CommandRecord | ErrorRecord
+class StepRecord(msgspec.Struct, tag="step", array_like=True):
+    """For a driver above the engine that feeds it its own input besides the journalled
+    commands (a trading session over a replay, ``scenarios.session``): the records after this
+    one were applied once the driver had run ``step`` steps; ``key`` names that input in the
+    journal's first record. The exchange never applies it."""
+
+    step: int
+    key: str = ""
+
+
+Record = CommandRecord | ErrorRecord | StepRecord
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(Record)
 

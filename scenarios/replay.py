@@ -163,8 +163,12 @@ class Replay:
 
     def __init__(self, setup: ReplaySetup, *, strategy: Strategy | None = None,
                  positions: Sequence[FixedPosition] = (),
-                 event_log: BinaryIO | None = None) -> None:
+                 event_log: BinaryIO | None = None,
+                 on_events: Callable[[list[e.Event]], None] | None = None) -> None:
+        """``on_events`` hears every batch of (selected) events, after the recorder and the
+        participants: a session keeps its tape and the person's fills from it."""
         self.setup = setup
+        self._listener = on_events
         if len(setup.times) == 0:
             raise ReplayError(f"{setup.name}: the replay's range holds no step")
         self.start, self.end = int(setup.times[0]), int(setup.times[-1])
@@ -227,6 +231,8 @@ class Replay:
                     agent.on_event(market, event)
                 elif account == "strategy" and self.strategy is not None:
                     self._to_strategy(event)
+        if self._listener is not None:
+            self._listener(batch)
 
     def _to_strategy(self, event: e.Event) -> None:
         strategy, ctx = self.strategy, self.context

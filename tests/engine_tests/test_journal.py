@@ -196,3 +196,16 @@ def test_missing_records_are_refused(tmp_path: Path) -> None:
     (tmp_path / "snapshot-000000000001.snap").unlink()
     with pytest.raises(JournalError, match="records 0 to 0 are gone"):
         Journal.open(tmp_path)
+
+
+def test_step_records_round_trip(tmp_path: Path) -> None:
+    """The record a session (scenarios/session.py) journals beside its commands."""
+    journal, _ = Journal.open(tmp_path)
+    journal.append(j.StepRecord(step=1, key="scenario:seed:range"))
+    journal.append(deposit(0))
+    journal.append(j.StepRecord(step=42))
+    journal.close()
+    journal, recovered = Journal.open(tmp_path)
+    journal.close()
+    assert recovered.records == [j.StepRecord(1, "scenario:seed:range"), deposit(0),
+                                 j.StepRecord(42, "")]
