@@ -16,9 +16,11 @@ from collections import defaultdict
 
 import pytest
 
+from engine.mark import is_metals_market_open
 from engine.units import format_timestamp, parse_timestamp
 from scenarios.agents.crowd import Crowd
 from scenarios.build import prepare
+from scenarios.realism import realism
 from scenarios.record import ReplayRecord
 from scenarios.replay import FixedPosition, Replay
 from scenarios.scenario import load_scenario
@@ -103,7 +105,10 @@ def test_the_premium_is_small_in_calm_hours_and_widens_in_the_crash(story: Story
         return abs(row.mark - row.index) / row.index * 10_000
 
     silver = [r for r in story.record.minutes if r.symbol == SILVER]
-    calm = sorted(premium_bp(r) for r in silver if day(r.ts) < "2026-01-29")
+    # calm: the open market before Jan 29 (while the metals market is shut the index is frozen
+    # and the perp trades on, so its premium to a stale index is no measure of calm)
+    calm = sorted(premium_bp(r) for r in silver
+                  if day(r.ts) < "2026-01-29" and is_metals_market_open(r.ts))
     crash = [premium_bp(r) for r in silver if day(r.ts) == "2026-01-30"]
     assert calm[len(calm) // 2] < 5
     assert max(crash) > 20
@@ -114,3 +119,20 @@ def test_the_insurance_fund_moves(story: Story) -> None:
     assert record.insurance_end != record.insurance_start
     on_crash_day = {r.insurance for r in record.minutes if day(r.ts) == "2026-01-30"}
     assert len(on_crash_day) > 10
+
+
+def test_the_stylized_facts_of_the_mark(story: Story) -> None:
+    """Heavy tails, volatility clustering and liquidations clustering in time, as the report's
+    realism block checks them; lag-1 autocorrelation of the 1-minute mark returns within a loose
+    0.25 (the report's own bound is 0.1: gold's mark, whose index is bridged between a few
+    anchors a day, bounces against it in the crash and the report says so)."""
+    checks = {(c.symbol, c.name): c for c in realism(story.record)}
+    for symbol in (SILVER, "XAUUSDT"):
+        for name in ("kurtosis", "abs_return_acf"):
+            check = checks[(symbol, name)]
+            assert check.passed, check
+        lag1 = checks[(symbol, "lag1_acf")]
+        assert lag1.value is not None and abs(lag1.value) < 0.25, lag1
+    for name in ("worst_minute_share", "liquidation_dispersion"):
+        check = checks[(SILVER, name)]
+        assert check.passed, check
