@@ -37,6 +37,9 @@ class MarketMaker(Agent):
         """The index at the last re-quote (ticks)."""
         self._due = 0
         self._half = 0
+        self._sent: tuple[object, object, int] | None = None
+        """The last ladder sent and the position then: a re-quote that would send the same
+        ladder with nothing filled since is skipped."""
         """The half-spread of the last re-quote, ticks."""
         self.pulled = False
         """True while volatility is past ``pull_vol``."""
@@ -98,6 +101,10 @@ class MarketMaker(Agent):
     def quote(self, market: Market, index: int) -> None:
         bids, asks = self.ladder(market, index)
         self._quoted_at = index
+        held = market.position(self.account, self.symbol)
+        if (bids, asks, held) == self._sent:
+            return  # nothing filled and nothing moved: the book already holds this ladder
+        self._sent = (bids, asks, held)
         command = u.ReplaceLadder(account=self.account, symbol=self.symbol, bids=bids,
                                   asks=asks)
         events = market.submit(command)
@@ -115,6 +122,7 @@ class MarketMaker(Agent):
             if not (events and isinstance(events[-1], Rejected)):
                 return
         # out of margin, or still crossing: pull the quotes until the next wake
+        self._sent = None
         market.submit(u.ReplaceLadder(account=self.account, symbol=self.symbol, bids=(),
                                       asks=()))
 
