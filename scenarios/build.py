@@ -43,9 +43,7 @@ def index_paths(scenario: Scenario, seed: int, *, reference: bool = False
 def _path(times: np.ndarray, is_open: np.ndarray, data: SeriesData, rng: np.random.Generator,
           reference: bool) -> np.ndarray:
     if isinstance(data, BarsData):
-        bars = pricepath.Bars(start_ns=data.start_ns, end_ns=data.end_ns, open=data.open,
-                              high=data.high, low=data.low, close=data.close)
-        return pricepath.bridge_bars(times, is_open, bars, rng, reference=reference)
+        return pricepath.bridge_bars(times, is_open, data, rng, reference=reference)
     if isinstance(data, PointsData):
         return pricepath.bridge_points(times, is_open, data.point_ns, data.point_price,
                                        data.vol_per_sqrt_day, rng, reference=reference)

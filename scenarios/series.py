@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.mark import is_metals_market_open
+from scenarios.pricepath import Bars
 from scenarios.scenario import (
     BarsPath,
     GbmPath,
@@ -31,16 +32,8 @@ from scenarios.scenario_errors import ScenarioError
 _NS = 1_000_000_000
 
 
-@dataclass(frozen=True)
-class BarsData:
-    """Real OHLC bars, in time order (the field names of ``pricepath.Bars``)."""
-
-    start_ns: np.ndarray
-    end_ns: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
+BarsData = Bars
+"""Real OHLC bars, in time order: the bridge's own input (``pricepath.Bars``)."""
 
 
 @dataclass(frozen=True)

@@ -11,58 +11,22 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-import numpy as np
 import pytest
+import synthetic
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from synthetic import SILVER, T0
 
 from engine import default_instruments
-from engine import unit_commands as u
-from engine.enums import OrderType, Side
-from engine.units import CASH_SCALE, NS_PER_SECOND, parse_timestamp
-from scenarios.agents.base import Agent, agent_rng
-from scenarios.market import Market
+from engine.enums import Side
+from engine.units import CASH_SCALE, NS_PER_SECOND
 from scenarios.replay import ReplaySetup
 from scenarios.session import SPEEDS, Session, SessionError
 
-SILVER = "XAGUSDT"
-T0 = parse_timestamp("2026-01-07T10:00:00Z")
 KEY = "synthetic:7:2026-01-07T10:00Z..10:30Z"
 ROOT = Path(__file__).parents[2]
-
-
-class Quoter(Agent):
-    name = "quoter"
-    accounts = ("quoter",)
-
-    def start(self, market: Market) -> int:
-        market.submit(u.Deposit(account="quoter", amount=10**7 * CASH_SCALE))
-        return market.now
-
-    def wake(self, market: Market) -> int:
-        index = market.index[SILVER]
-        market.submit(u.ReplaceLadder(
-            account="quoter", symbol=SILVER,
-            bids=tuple((index - 2 - k, 50_000) for k in range(5)),
-            asks=tuple((index + 2 + k, 50_000) for k in range(5))))
-        return market.now + 5 * NS_PER_SECOND
-
-
-class Taker(Agent):
-    def __init__(self, seed: int) -> None:
-        self.name = "taker"
-        self.accounts = ("taker",)
-        self.rng = agent_rng(seed, self.name)
-
-    def start(self, market: Market) -> int:
-        market.submit(u.Deposit(account="taker", amount=10**6 * CASH_SCALE))
-        return market.now + NS_PER_SECOND
-
-    def wake(self, market: Market) -> int:
-        side = Side.BUY if self.rng.random() < 0.5 else Side.SELL
-        market.submit(u.PlaceOrder(account="taker", symbol=SILVER, side=side,
-                                   type=OrderType.MARKET, qty=int(self.rng.integers(1, 2000))))
-        return market.now + int(self.rng.integers(1, 10)) * NS_PER_SECOND
+HERE = Path(__file__).parent
+"""On the child's path too: the session is built from ``synthetic``."""
 
 
 EVENTS = ((T0 + 600 * NS_PER_SECOND, "News", "ten minutes in"),
@@ -71,13 +35,7 @@ EVENTS = ((T0 + 600 * NS_PER_SECOND, "News", "ten minutes in"),
 
 def setup(seed: int = 7, seconds: int = 1800, drift: float = -0.05) -> ReplaySetup:
     """Fresh every time: participants are stateful."""
-    rng = np.random.default_rng(seed)
-    times = T0 + np.arange(seconds, dtype=np.int64) * NS_PER_SECOND
-    steps = rng.normal(0, 0.0004, seconds) + drift / seconds
-    path = np.rint(7850 * np.exp(np.cumsum(steps))).astype(np.int64)
-    return ReplaySetup(name="synthetic", seed=seed, instruments=default_instruments(),
-                       times=times, index={SILVER: path}, participants=[Quoter(), Taker(seed)],
-                       calendar=EVENTS)
+    return synthetic.setup(seed, seconds, drift, calendar=EVENTS)
 
 
 def session(**options) -> Session:  # type: ignore[no-untyped-def]
@@ -467,7 +425,8 @@ for n in range(1000):
 def test_a_killed_process_loses_no_acknowledged_command(tmp_path) -> None:  # type: ignore[no-untyped-def]
     child = subprocess.Popen([sys.executable, "-c", CHILD, __file__, str(tmp_path)],
                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+                             env={**os.environ,
+                                  "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)])})
     assert child.stdout is not None
     acknowledged = [child.stdout.readline().split() for _ in range(20)]
     child.send_signal(signal.SIGKILL)

@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 import pytest
+from synthetic import SILVER, T0, Quoter, Taker, setup
 
 import scenarios.strategy
 from engine import default_instruments
@@ -31,7 +32,6 @@ from scenarios.strategy import (
     StrategyError,
     load_strategy,
 )
-from tests.scenario_tests.test_replay import SILVER, T0, Quoter, Taker, setup
 
 EXAMPLES = Path(scenarios.strategy.__file__).parent / "strategies"
 
