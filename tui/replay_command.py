@@ -84,6 +84,12 @@ def replay_command(args: argparse.Namespace) -> int:
                               reference=args.reference)
     except (ScenarioError, ReplayError, StrategyError) as exc:
         raise UsageError(str(exc)) from exc
+    if args.report is not None:  # before the replay: a bad directory must not cost a run
+        try:
+            args.report.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot write the report to {args.report}: "
+                             f"{exc.strerror}") from exc
     with ExitStack() as stack:
         log = None
         if args.events is not None:

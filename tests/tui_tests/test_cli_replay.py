@@ -27,6 +27,7 @@ def test_scenarios_lists_the_bundled_ones() -> None:
       "--to", "2026-01-11T00:00:00Z"], "must lie inside it, in order"),
     (["replay", "jan-2026-week2", "--from", "yesterday"], "--from"),
     (["replay", "jan-2026-week2", "--seed", "x"], "--seed"),
+    (["replay", "jan-2026-week2", "--report", "/proc/perpsim-report"], "cannot write the report"),
 ])
 def test_replay_mistakes_are_one_line(args: list[str], words: str) -> None:
     stderr = one_line_error(perpsim(*args))
