@@ -37,6 +37,8 @@ class MarketMaker(Agent):
         """The index at the last re-quote (ticks)."""
         self._due = 0
         self._half = 0
+        self._sizing: tuple[int, float, int] | None = None
+        """(index, notional, lots) of the last size worked out."""
         self._sent: tuple[object, object, int] | None = None
         """The last ladder sent and the position then: a re-quote that would send the same
         ladder with nothing filled since is skipped."""
@@ -76,17 +78,27 @@ class MarketMaker(Agent):
             * instrument.cash_per_tick_lot / 10**8  # USDT, signed
         load = inventory / p.inventory_limit  # signed: 1 is a full long inventory
         lean = max(-1.0, min(1.0, load))
-        half = self._half = max(1, round(index * half_bp / 10_000))
         step = max(1, round(index * p.level_step_bp / 10_000))
-        # the centre snaps to the level grid: a move of a tick or two leaves the levels where
-        # they are, so they keep their queue priority (and the re-quote changes nothing)
+        # the centre and the half-spread snap to the level grid, and the size is re-derived
+        # only when the price has moved 2 %: a move of a tick or two leaves every quote where
+        # it is, keeping its queue priority (and the re-quote is skipped)
+        half = self._half = max(1, round(index * half_bp / 10_000 / step)) * step
         centre = round(index * (1 - lean * p.skew * half_bp / 10_000) / step) * step
-        lots = lots_for(instrument, size, index)
+        lots = self._lots(size, index)
         # past the limit, the side that adds to the inventory goes far and small; past twice
         # the limit it is pulled
         bids = self._side(centre, -half, -step, lots, load)
         asks = self._side(centre, half, step, lots, -load)
         return _distinct(bids), _distinct(asks)
+
+    def _lots(self, notional: float, index: int) -> int:
+        """Lots for ``notional`` at ``index``, kept until the price moves 2 % or the notional
+        changes (a new size on every tick would re-queue every quote)."""
+        sizing = self._sizing
+        if (sizing is None or sizing[1] != notional
+                or abs(index - sizing[0]) * 50 > sizing[0]):
+            sizing = self._sizing = (index, notional, lots_for(self.instrument, notional, index))
+        return sizing[2]
 
     def _side(self, centre: int, half: int, step: int, lots: int, adding: float
               ) -> list[tuple[int, int]]:
