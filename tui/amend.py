@@ -3,6 +3,7 @@ leaves."""
 
 from __future__ import annotations
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -13,7 +14,7 @@ from textual.widgets import Input, Static
 
 class AmendScreen(ModalScreen[None]):
     BINDINGS = [
-        Binding("enter", "submit", "Amend", priority=True, id="amend.submit"),
+        Binding("enter", "submit", "Amend", id="amend.submit"),
         Binding("escape", "dismiss", "Leave", id="amend.leave"),
     ]
     DEFAULT_CSS = """
@@ -39,6 +40,10 @@ class AmendScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#price", Input).focus()
+
+    @on(Input.Submitted)
+    def _entered(self) -> None:
+        self.action_submit()
 
     def action_submit(self) -> None:
         self.post_message(self.Submitted(self.order_id, self.query_one("#qty", Input).value,

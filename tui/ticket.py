@@ -57,7 +57,9 @@ class TicketScreen(ModalScreen[None]):
     with the order (closing the ticket when it is accepted)."""
 
     BINDINGS = [
-        Binding("enter", "submit", "Submit", priority=True, id="ticket.submit"),
+        # not a priority binding: enter opens a focused select's menu and picks from it; from
+        # a text field (Input.Submitted) and everywhere else it submits
+        Binding("enter", "submit", "Submit", id="ticket.submit"),
         Binding("escape", "leave", "Leave", id="ticket.leave"),
     ]
     """
@@ -177,6 +179,10 @@ class TicketScreen(ModalScreen[None]):
     def _edited(self) -> None:
         if self.is_mounted:
             self._changed()
+
+    @on(Input.Submitted)
+    def _entered(self) -> None:
+        self.action_submit()
 
     def action_submit(self) -> None:
         self.request = self._read()
