@@ -19,6 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
 from engine.enums import Side
+from engine.events import Liquidation
 from scenarios.session import CommandResult, Session, SessionSnapshot
 from tui import format as fmt
 from tui.amend import AmendScreen
@@ -195,9 +196,12 @@ class PerpApp(App[None]):
         for liq in snapshot.liquidations:
             if liq.seq > seen:
                 instrument = frame.instruments[liq.symbol]
-                kind = "liquidated" if liq.__class__.__name__ == "Liquidation" else "ADL"
+                if isinstance(liq, Liquidation):
+                    kind, why = "liquidated", f"margin ratio reached 100 % ({liq.stage.value})"
+                else:
+                    kind, why = "ADL", f"auto-deleveraged against {liq.counterparty}"
                 self.notify(f"{liq.symbol} {fmt.qty(instrument, liq.qty)} {kind} at "
-                            f"{instrument.format_price(liq.price)}: margin ratio reached 100 %",
+                            f"{instrument.format_price(liq.price)}: {why}",
                             title=kind, severity="error", timeout=30)
         self._seen = max([seen] + [x.seq for group in (snapshot.fills, snapshot.funding,
                                                        snapshot.liquidations) for x in group])

@@ -131,7 +131,9 @@ class TicketScreen(ModalScreen[None]):
                 yield Label("TIF")
                 yield Select([(t.value.upper(), t.value) for t in TimeInForce], value=r.tif,
                              id="tif", allow_blank=False)
+                yield Label("flags")
                 yield Checkbox("post-only", r.post_only, id="post_only")
+                yield Label("")
                 yield Checkbox("reduce-only", r.reduce_only, id="reduce_only")
             yield Static(id="preview")
 
@@ -148,8 +150,11 @@ class TicketScreen(ModalScreen[None]):
         if not preview.ok:
             return Text(f"would be refused: {preview.reason}: {preview.message}", style="red")
         text = Text(f"cost {fmt.cash(preview.cost)} USDT (margin + fees + open loss)\n")
-        liq = fmt.price(self.instrument, preview.liquidation_price)
-        when = "after the fill" if preview.filled else "of the position now (order rests)"
+        if preview.liquidation_price is None:
+            liq = "none (the margin covers any price)" if preview.position_size else "—"
+        else:
+            liq = fmt.price(self.instrument, preview.liquidation_price)
+        when = "after the fill" if preview.filled else "of the position now (the order rests)"
         text.append(f"liquidation price {liq} {when}", style="bold")
         return text
 

@@ -6,9 +6,9 @@ and the messages (notifications), never on rendered text. The frame timer is off
 
 from __future__ import annotations
 
+import ui_market
 from textual.notifications import Notify
 
-import ui_market
 from scenarios.session import Session
 from tui.amend import AmendScreen
 from tui.app import PerpApp
