@@ -38,12 +38,18 @@ from tui.widgets.trades import TradesTape
 
 FPS = 12
 """Frames a second: the screen shows at most this many snapshots."""
+MIN_STEPS = 10
+"""The least steps a frame runs, however slow they are (the market always moves)."""
+START_STEPS = 100
+"""The step bound before any step has been timed."""
 MAX_FRAME_GAP = 0.25
 """Real seconds a frame may cover at most: after a stall the market does not lurch ahead."""
 DEPTH = 12
 """Book levels a side in a snapshot (the ladder shows what fits)."""
 NARROW = 100
 """Below this many columns the tape gives its room to the book and the panels."""
+FRAME_BUDGET = 0.04
+"""Real seconds the market may take in one frame: the step bound adapts to keep under it."""
 SYMBOL_KEYS = ("XAGUSDT", "XAUUSDT", "BTCUSDT")
 
 
@@ -97,6 +103,11 @@ class PerpApp(App[None]):
         self._clock = clock
         self._close_session = close_session
         self._run_clock = run_clock
+        self._max_steps = session.max_steps
+        """The session's own bound: the adaptive one never goes above it."""
+        self._step_cost: float | None = None
+        """Real seconds a replay step takes, smoothed."""
+        session.max_steps = min(session.max_steps, START_STEPS)
         self._last = clock()
         self.symbols = tuple(session.setup.index)
         self.selected = next((s for s in SYMBOL_KEYS if s in self.symbols), self.symbols[0])
@@ -151,12 +162,25 @@ class PerpApp(App[None]):
         now = self._clock()
         elapsed, self._last = min(max(0.0, now - self._last), MAX_FRAME_GAP), now
         try:
-            self.session.tick(elapsed)
+            started = time.perf_counter()
+            advanced = self.session.tick(elapsed)
+            self._adapt(advanced.steps, time.perf_counter() - started)
         except Exception as exc:  # a bug below must not kill the person's screen
             self.session.pause()
             self.notify(f"the market stopped: {type(exc).__name__}: {exc}", severity="error",
                         title="error", timeout=30)
         self.show(self.session.snapshot(DEPTH))
+
+    def _adapt(self, steps: int, took: float) -> None:
+        """Keep a frame's market work near FRAME_BUDGET: the session's step bound follows the
+        measured cost of a step (from microseconds to a millisecond, depending on the book and
+        the participants), so a jump or 3600x never freezes the screen."""
+        if steps <= 0:
+            return
+        cost = took / steps
+        self._step_cost = cost if self._step_cost is None else 0.8 * self._step_cost + 0.2 * cost
+        bound = int(FRAME_BUDGET / max(self._step_cost, 1e-7))
+        self.session.max_steps = max(MIN_STEPS, min(self._max_steps, bound))
 
     def show(self, snapshot: SessionSnapshot) -> None:
         """Hand every widget the frame of ``snapshot`` and notify what happened to the
@@ -298,7 +322,10 @@ class PerpApp(App[None]):
         self._result(self.session.close_position(symbol), f"closing {symbol} at market")
 
     def action_next_event(self) -> None:
+        started = time.perf_counter()
+        before = self.session.replay.steps_done
         event = self.session.jump_to_next_event()
+        self._adapt(self.session.replay.steps_done - before, time.perf_counter() - started)
         if event is None:
             self.notify("no calendar event left", severity="warning")
         else:
