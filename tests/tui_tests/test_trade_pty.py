@@ -95,3 +95,11 @@ def test_a_bad_flag_or_scenario_is_one_line_and_exit_2(env: dict[str, str], args
     lines = result.stderr.decode().strip().splitlines()
     assert len(lines) == 1 and says in lines[0] and lines[0].startswith("perpsim: error:"), lines
     assert result.stdout == b""
+
+
+def test_perpsim_alone_opens_jan_2026_silver(env: dict[str, str], tmp_path: Path) -> None:
+    status, output = run_in_pty([], [b"q"], env)
+    assert status == 0, output[-2000:]
+    assert b"jan-2026-silver" in output
+    (folder,) = (tmp_path / "perpsim" / "sessions").iterdir()
+    assert folder.name.startswith("jan-2026-silver")
