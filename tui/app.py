@@ -33,6 +33,7 @@ from tui.widgets.header import SessionHeader
 from tui.widgets.history import HistoryLog
 from tui.widgets.orders import OrdersTable
 from tui.widgets.positions import PositionsTable
+from tui.widgets.sparks import FundingSparks
 from tui.widgets.symbols import SymbolBar
 from tui.widgets.trades import TradesTape
 
@@ -113,6 +114,8 @@ class PerpApp(App[None]):
         self.selected = next((s for s in SYMBOL_KEYS if s in self.symbols), self.symbols[0])
         self._marks = {s: deque[int](maxlen=240) for s in self.symbols}
         self._indexes = {s: deque[int](maxlen=240) for s in self.symbols}
+        self._funding = {s: deque[int](maxlen=240) for s in self.symbols}
+        self._interest = {s: deque[int](maxlen=240) for s in self.symbols}
         self._seen = -1
         """The seq of the last of the person's events notified."""
         self._level = "ok"
@@ -131,6 +134,7 @@ class PerpApp(App[None]):
             yield TradesTape(id="tape")
             with Vertical(id="side"):
                 yield PriceChart(id="chart")
+                yield FundingSparks(id="sparks")
                 yield AccountPanel(id="account")
                 yield HistoryLog(id="history")
         yield PositionsTable(id="positions")
@@ -191,15 +195,19 @@ class PerpApp(App[None]):
                 marks.append(item.prices.mark)
                 if item.prices.index is not None:
                     self._indexes[item.prices.symbol].append(item.prices.index)
+                self._funding[item.prices.symbol].append(item.prices.funding_rate)
+                self._interest[item.prices.symbol].append(item.prices.open_interest)
         self._shown_at = snapshot.now
         frame = Frame(snapshot=snapshot, selected=self.selected,
                       instruments=self.session.instruments,
                       day_open=frozen({s: self.session.day_open(s) for s in self.symbols}),
                       marks=tuple(self._marks[self.selected]),
-                      indexes=tuple(self._indexes[self.selected]))
+                      indexes=tuple(self._indexes[self.selected]),
+                      funding=tuple(self._funding[self.selected]),
+                      open_interest=tuple(self._interest[self.selected]))
         self.frame = frame
         for widget in (SessionHeader, SymbolBar, BookLadder, TradesTape, PriceChart,
-                       AccountPanel, HistoryLog, PositionsTable, OrdersTable):
+                       FundingSparks, AccountPanel, HistoryLog, PositionsTable, OrdersTable):
             self.query_one(widget).frame = frame
         self._notify_events(frame)
 

@@ -22,6 +22,10 @@ class Frame:
     marks: tuple[int, ...] = ()
     """Recent marks of the selected symbol, oldest first (the chart's line)."""
     indexes: tuple[int, ...] = ()
+    funding: tuple[int, ...] = ()
+    """Recent predicted funding rates of the selected symbol (over RATE_SCALE)."""
+    open_interest: tuple[int, ...] = ()
+    """Recent open interest of the selected symbol, lots."""
 
     @property
     def symbol(self) -> SymbolSnapshot:

@@ -47,13 +47,13 @@ class AccountPanel(Widget):
         ratio = account.margin_ratio
         width = max(10, self.size.width - 16)
         filled = width if ratio is None else min(width, ratio * width // RATE_SCALE)
+        # the ratio first: it is what a small terminal must not cut off
         lines = [
+            f"ratio {fmt.rate_percent(ratio, 1):>7} " + "█" * filled + "░" * (width - filled),
             f"wallet     {fmt.cash(account.wallet_balance):>14}",
             f"uPnL       {fmt.cash(account.unrealized_pnl):>14}",
             f"margin bal {fmt.cash(account.margin_balance):>14}",
             f"maint.     {fmt.cash(account.maintenance_margin):>14}",
             f"available  {fmt.cash(account.available_balance):>14}",
-            f"ratio {fmt.rate_percent(ratio, 1):>7} "
-            + "█" * filled + "░" * (width - filled),
         ]
         return Text("\n".join(lines))
