@@ -23,6 +23,7 @@ from engine.events import Liquidation
 from scenarios.session import CommandResult, Session, SessionSnapshot
 from tui import format as fmt
 from tui.amend import AmendScreen
+from tui.close_limit import CloseLimitScreen
 from tui.frame import Frame, frozen
 from tui.help import HelpScreen
 from tui.ticket import OrderRequest, TicketScreen
@@ -73,6 +74,7 @@ class PerpApp(App[None]):
         Binding("c", "cancel_order", "Cancel", id="cancel"),
         Binding("a", "amend_order", "Amend", id="amend"),
         Binding("x", "close_position", "Close", id="close"),
+        Binding("X", "close_at_limit", "Close at limit", id="close_limit", show=False),
         Binding("n", "next_event", "Next", id="next_event"),
         Binding("question_mark", "help", "Help", id="help", key_display="?"),
         Binding("q", "quit", "Quit", id="quit"),
@@ -86,7 +88,7 @@ class PerpApp(App[None]):
     | + / - | Faster / slower. |
     | 1 2 3 | XAGUSDT, XAUUSDT, BTCUSDT. |
     | c / a | Cancel / amend the selected order. |
-    | x | Close the selected position at market. |
+    | x / X | Close the selected position at market / with a limit. |
     | n | Jump to the next calendar event. |
     | ? | Help. |
     | q | Quit. |
@@ -329,6 +331,16 @@ class PerpApp(App[None]):
             return
         self._result(self.session.close_position(symbol), f"closing {symbol} at market")
 
+    def action_close_at_limit(self) -> None:
+        symbol = self.query_one(PositionsTable).selected_symbol
+        if symbol is None or self.frame is None:
+            self.notify("no position selected", severity="warning")
+            return
+        prices = self.frame.snapshot.symbol(symbol).prices
+        instrument = self.session.instruments[symbol]
+        self.push_screen(CloseLimitScreen(symbol, fmt.price(instrument, prices.mark)
+                                          .replace("—", "")))
+
     def action_next_event(self) -> None:
         started = time.perf_counter()
         before = self.session.replay.steps_done
@@ -377,6 +389,14 @@ class PerpApp(App[None]):
                                 f"order {result.order_id}"):
             if isinstance(self.screen, TicketScreen):
                 self.screen.dismiss()
+
+    @on(CloseLimitScreen.Submitted)
+    def _close_limit_submitted(self, message: CloseLimitScreen.Submitted) -> None:
+        result = self.session.close_position(message.symbol, message.price)
+        if self._result(result, f"closing {message.symbol} at {message.price}: order "
+                                f"{result.order_id}") and isinstance(self.screen,
+                                                                      CloseLimitScreen):
+            self.screen.dismiss()
 
     @on(AmendScreen.Submitted)
     def _amend_submitted(self, message: AmendScreen.Submitted) -> None:

@@ -21,6 +21,7 @@ KEYS = (
     ("c", "cancel the selected open order"),
     ("a", "amend the selected open order"),
     ("x", "close the selected position at market"),
+    ("X", "close the selected position with a reduce-only limit"),
     ("n", "jump to the next calendar event"),
     ("tab", "move between the tables"),
     ("?", "this help"),

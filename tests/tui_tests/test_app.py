@@ -176,3 +176,29 @@ async def test_a_20x_long_is_liquidated_in_a_crash_and_notified() -> None:
         assert session.snapshot().liquidations, "the crash liquidates the long"
         assert notes(seen, "liquidated"), "the liquidation is notified"
         assert session.snapshot().account.positions == ()
+
+
+async def test_close_at_a_limit_with_shift_x() -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        assert app.session.place("XAGUSDT", "buy", "1", type="market").ok
+        await pilot.press("full_stop")
+        app.query_one(PositionsTable).focus()
+        await pilot.press("X")
+        await pilot.pause()
+        await pilot.press(*["backspace"] * 8, *"90.00", "enter")
+        await pilot.pause()
+        (order,) = app.session.snapshot().account.orders
+        assert (order.side.value, order.price, order.reduce_only) == ("sell", 9000, True)
+        assert order.qty == 1_000
+
+
+def test_the_margin_ratio_bar_warns_at_80_and_alarms_at_90_percent() -> None:
+    from engine.units import RATE_SCALE
+    from tui.widgets.account import ratio_level
+    percent = RATE_SCALE // 100
+    assert ratio_level(79 * percent + 99) == "ok"
+    assert ratio_level(80 * percent) == "warning"
+    assert ratio_level(90 * percent - 1) == "warning"
+    assert ratio_level(90 * percent) == "danger"
+    assert ratio_level(None) == "danger"      # no margin balance left
