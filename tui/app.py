@@ -108,6 +108,7 @@ class PerpApp(App[None]):
         self._run_clock = run_clock
         self._max_steps = session.max_steps
         """The session's own bound: the adaptive one never goes above it."""
+        self._behind = False
         self._step_cost: float | None = None
         """Real seconds a replay step takes, smoothed."""
         session.max_steps = min(session.max_steps, START_STEPS)
@@ -171,6 +172,7 @@ class PerpApp(App[None]):
             started = time.perf_counter()
             advanced = self.session.tick(elapsed)
             self._adapt(advanced.steps, time.perf_counter() - started)
+            self._behind = advanced.behind and self.session.target is None
         except Exception as exc:  # a bug below must not kill the person's screen
             self.session.pause()
             self.notify(f"the market stopped: {type(exc).__name__}: {exc}", severity="error",
@@ -205,7 +207,7 @@ class PerpApp(App[None]):
                       day_open=frozen({s: self.session.day_open(s) for s in self.symbols}),
                       marks=tuple(self._marks[self.selected]),
                       indexes=tuple(self._indexes[self.selected]),
-                      funding=tuple(self._funding[self.selected]),
+                      behind=self._behind, funding=tuple(self._funding[self.selected]),
                       open_interest=tuple(self._interest[self.selected]))
         self.frame = frame
         for widget in (SessionHeader, SymbolBar, BookLadder, TradesTape, PriceChart,

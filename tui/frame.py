@@ -22,6 +22,9 @@ class Frame:
     marks: tuple[int, ...] = ()
     """Recent marks of the selected symbol, oldest first (the chart's line)."""
     indexes: tuple[int, ...] = ()
+    behind: bool = False
+    """The last frame's step bound stopped the market short of the speed (it runs as fast as
+    the machine allows)."""
     funding: tuple[int, ...] = ()
     """Recent predicted funding rates of the selected symbol (over RATE_SCALE)."""
     open_interest: tuple[int, ...] = ()

@@ -30,6 +30,8 @@ class SessionHeader(Widget):
             speed = f"jumping to {fmt.clock(snap.target)[5:16]}"
         else:
             speed = "paused" if snap.paused else f"{snap.speed}x"
+            if frame.behind and not snap.paused:
+                speed += " lagging"  # the market runs as fast as the machine allows
         text = Text()
         text.append(f" {snap.scenario} ", style="bold reverse")
         text.append(f"  {fmt.clock(snap.now)} UTC  ")
