@@ -34,7 +34,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from engine import AccountView, BookView, Instrument, PositionView, SymbolView
+from engine import AccountView, BookView, Instrument, OrderView, PositionView, SymbolView
 from engine import commands as c
 from engine import events as e
 from engine.enums import MarginMode, OrderType, Side, TimeInForce, TriggerBy
@@ -88,6 +88,9 @@ class WhatIf(msgspec.Struct, frozen=True, kw_only=True):
     """Available balance the order takes: initial margin + fees + open loss."""
     filled: int = 0
     """Lots it would fill at once."""
+    rests: bool = False
+    """Part of it would rest in the book: the liquidation price is the one once it fills at
+    its price."""
     liquidation_price: int | None = None
     """Ticks: the position's liquidation price afterwards (None: no position or no price)."""
     position_size: int = 0
@@ -548,11 +551,40 @@ class Session:
                      if isinstance(event, e.Fill) and event.account == me)
         cost = (0 if before is None else before.available_balance) - (
             0 if after is None else after.available_balance)
+        resting = next((o for o in (() if after is None else after.orders)
+                        if o.resting and o.price is not None and o.remaining and any(
+                            isinstance(ev, e.Accepted) and ev.order_id == o.order_id
+                            for ev in events)), None)
+        if resting is not None:
+            self._fill_on_copy(venue, resting)
+            after = venue.view_account(me)
         position = None if after is None else next(
             (p for p in after.positions if p.symbol == symbol), None)
-        return WhatIf(ok=True, cost=cost, filled=filled,
+        return WhatIf(ok=True, cost=cost, filled=filled, rests=resting is not None,
                       liquidation_price=None if position is None else position.liquidation_price,
                       position_size=0 if position is None else position.size)
+
+    def _fill_on_copy(self, venue, order: OrderView) -> None:  # type: ignore[no-untyped-def]
+        """On a copy of the exchange only: fill the person's resting ``order`` at its price
+        (the others' orders ahead of it on its side are cancelled, then a funded stand-in
+        takes it), so the what-if shows the liquidation price once it fills."""
+        ahead = (lambda p: p >= order.price) if order.side is Side.BUY else (
+            lambda p: p <= order.price)
+        for account_id, account in list(venue.accounts.items()):
+            if account_id == self.account_id:
+                continue
+            for other in list(account.orders.values()):
+                if (other.symbol == order.symbol and other.side is order.side and other.live
+                        and other.price is not None and ahead(other.price)):
+                    venue.execute(c.CancelOrder(account=account_id, order_id=other.order_id))
+        instrument = self.instruments[order.symbol]
+        stand_in = "what-if-taker"
+        venue.execute(c.Deposit(account=stand_in, amount=Decimal(10) ** 9))
+        venue.execute(c.PlaceOrder(
+            account=stand_in, symbol=order.symbol,
+            side=Side.SELL if order.side is Side.BUY else Side.BUY, type=OrderType.LIMIT,
+            qty=order.remaining * instrument.lot_size,
+            price=order.price * instrument.tick_size, tif=TimeInForce.IOC))
 
     def day_open(self, symbol: str) -> int | None:
         """The index (ticks) 24 hours before the clock, or at the start when the session is

@@ -154,7 +154,8 @@ class TicketScreen(ModalScreen[None]):
             liq = "none (the margin covers any price)" if preview.position_size else "—"
         else:
             liq = fmt.price(self.instrument, preview.liquidation_price)
-        when = "after the fill" if preview.filled else "of the position now (the order rests)"
+        when = "once it fills at its price" if preview.rests else (
+            "after the fill" if preview.filled else "(not triggered yet: the position's now)")
         text.append(f"liquidation price {liq} {when}", style="bold")
         return text
 

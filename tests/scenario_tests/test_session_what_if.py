@@ -4,10 +4,14 @@ Headless, on the synthetic setup of test_session.py."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import numpy as np
 from test_session import KEY, SILVER, T0, Quoter, setup
 
+from engine import commands as c
 from engine import default_instruments
+from engine.enums import OrderType, Side, TimeInForce
 from engine.units import NS_PER_SECOND, RATE_SCALE
 from scenarios.replay import ReplaySetup
 from scenarios.session import Session, entry_ticks, roe
@@ -44,13 +48,29 @@ def test_what_if_foretells_the_cost_and_the_liquidation_price_of_placing() -> No
     assert position.liquidation_price == answer.liquidation_price is not None
 
 
-def test_a_resting_limit_costs_its_reserve_and_leaves_no_position() -> None:
-    session = warm(Session(setup(), KEY))
+def test_a_resting_limit_shows_the_liquidation_price_once_it_fills_at_its_price() -> None:
+    """Setup: 100 USDT, 20x, a buy of 10 one tick above the best bid (alone at its price, below
+    the ask: it rests). Then a taker sells 10 at that price, so it fills exactly as the what-if
+    supposed: the same liquidation price."""
+    session = warm(Session(setup(), KEY, balance="100"))
+    assert session.set_leverage(SILVER, 20).ok
     bid = session.snapshot().symbol(SILVER).book.bids[0][0]
-    price = f"{(bid - 20) / 100:.2f}"
+    price = f"{(bid + 1) / 100:.2f}"
+    before = session.state_hash()
     answer = session.what_if(SILVER, "buy", "10", price=price)
-    assert answer.ok and answer.filled == 0 and answer.position_size == 0
-    assert answer.liquidation_price is None and answer.cost > 0
+    assert session.state_hash() == before
+    assert answer.ok and answer.rests and answer.filled == 0 and answer.cost > 0
+    assert answer.position_size == 10_000 and answer.liquidation_price is not None
+    assert answer.liquidation_price < bid + 1
+    assert session.place(SILVER, "buy", "10", price=price).ok
+    market = session.replay.market
+    market.submit(c.Deposit(account="seller", amount=Decimal(10**6)))
+    market.submit(c.PlaceOrder(account="seller", symbol=SILVER, side=Side.SELL,
+                               type=OrderType.LIMIT, qty=Decimal(10), price=Decimal(price),
+                               tif=TimeInForce.IOC))
+    (position,) = session.snapshot().account.positions
+    assert position.size == 10_000
+    assert position.liquidation_price == answer.liquidation_price
 
 
 def test_what_if_refuses_as_place_would() -> None:
