@@ -202,3 +202,21 @@ def test_the_margin_ratio_bar_warns_at_80_and_alarms_at_90_percent() -> None:
     assert ratio_level(90 * percent - 1) == "warning"
     assert ratio_level(90 * percent) == "danger"
     assert ratio_level(None) == "danger"      # no margin balance left
+
+
+async def test_quitting_and_starting_again_resumes_the_same_state(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    app = PerpApp(ui_market.session(data_dir=tmp_path), run_clock=False, clock=lambda: 0.0)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press(*["full_stop"] * 5)
+        await place_limit(pilot, "buy", "5", "77.50")
+        await pilot.press(*["full_stop"] * 5)
+        await pilot.press("q")
+    before = app.session.state_hash()
+    # the second session opens the same directory: it would be refused (locked) had quitting
+    # not closed the first
+    again = PerpApp(ui_market.session(data_dir=tmp_path), run_clock=False, clock=lambda: 0.0)
+    async with again.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert again.session.state_hash() == before
+        (order,) = again.session.snapshot().account.orders
+        assert order.price == 7750
