@@ -220,3 +220,22 @@ async def test_quitting_and_starting_again_resumes_the_same_state(tmp_path) -> N
         assert again.session.state_hash() == before
         (order,) = again.session.snapshot().account.orders
         assert order.price == 7750
+
+
+async def test_a_falling_market_warns_at_80_then_90_percent_before_the_liquidation() -> None:
+    now = [0.0]
+    session = ui_market.session(drift=-0.08, balance="100")
+    app = PerpApp(session, run_clock=False, clock=lambda: now[0])
+    seen: list = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        assert session.set_leverage("XAGUSDT", 20).ok
+        assert session.place("XAGUSDT", "buy", "20", type="market").ok
+        await pilot.press("space")
+        while not session.snapshot().liquidations and not session.finished:
+            now[0] += 1.0                              # one real second a frame at 1x
+            app.frame_tick()
+        await pilot.pause()
+        titles = [m.notification.title for m in seen if isinstance(m, Notify)]
+        assert "liquidated" in titles
+        assert titles.index("margin warning") < titles.index("margin danger") \
+            < titles.index("liquidated"), titles
