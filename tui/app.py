@@ -119,6 +119,8 @@ class PerpApp(App[None]):
         self._indexes = {s: deque[int](maxlen=240) for s in self.symbols}
         self._funding = {s: deque[int](maxlen=240) for s in self.symbols}
         self._interest = {s: deque[int](maxlen=240) for s in self.symbols}
+        self._shown_at = -1
+        """The simulated time of the last frame shown (the chart adds a point per new time)."""
         self._seen = -1
         """The seq of the last of the person's events notified."""
         self._level = "ok"
@@ -156,7 +158,8 @@ class PerpApp(App[None]):
             self.set_interval(1 / FPS, self.frame_tick, name="frames")
 
     def on_resize(self) -> None:
-        self.screen.set_class(self.size.width < NARROW, "-narrow")
+        # the main screen's class, whichever screen (a ticket, the help) is on top
+        self.screen_stack[0].set_class(self.size.width < NARROW, "-narrow")
 
     def on_unmount(self) -> None:
         if self._close_session:
@@ -174,6 +177,7 @@ class PerpApp(App[None]):
             self._adapt(advanced.steps, time.perf_counter() - started)
             self._behind = advanced.behind and self.session.target is None
         except Exception as exc:  # a bug below must not kill the person's screen
+            self.session.cancel_jump()
             self.session.pause()
             self.notify(f"the market stopped: {type(exc).__name__}: {exc}", severity="error",
                         title="error", timeout=30)
@@ -214,8 +218,6 @@ class PerpApp(App[None]):
                        FundingSparks, AccountPanel, HistoryLog, PositionsTable, OrdersTable):
             self.query_one(widget).frame = frame
         self._notify_events(frame)
-
-    _shown_at = -1
 
     def _notify_events(self, frame: Frame) -> None:
         snapshot, seen = frame.snapshot, self._seen
