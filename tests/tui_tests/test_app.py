@@ -239,3 +239,36 @@ async def test_a_falling_market_warns_at_80_then_90_percent_before_the_liquidati
         assert "liquidated" in titles
         assert titles.index("margin warning") < titles.index("margin danger") \
             < titles.index("liquidated"), titles
+
+
+async def test_the_ticket_takes_a_quantity_in_usdt() -> None:
+    app = make()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("full_stop", "b", "shift+tab", "space", "down", "enter")  # market
+        await pilot.press("tab", *"500", "tab", "tab", "tab")                       # to "in"
+        await pilot.press("space", "down", "enter")                                 # USDT
+        await pilot.pause()
+        assert app.screen.request.qty_in == "usdt" and app.screen.request.type == "market"
+        await pilot.press("shift+tab", "enter")       # from a text field: submit
+        await pilot.pause()
+        assert app.results[-1].ok, app.results[-1]
+        (position,) = app.session.snapshot().account.positions
+        instrument = app.session.instruments["XAGUSDT"]
+        notional = position.size * position.mark * instrument.cash_per_tick_lot
+        assert 0 < notional <= 500 * 10**8
+
+
+async def test_a_failing_frame_pauses_and_says_so() -> None:
+    app = make()
+    seen: list = []
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        await pilot.press("space")
+
+        def broken(real_seconds: float):  # type: ignore[no-untyped-def]
+            raise RuntimeError("boom")
+
+        app.session.tick = broken  # type: ignore[method-assign]
+        app.frame_tick()
+        await pilot.pause()
+        assert app.session.paused
+        assert any("boom" in text for text in notes(seen, "error"))
