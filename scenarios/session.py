@@ -25,19 +25,21 @@ uninterrupted run. A setup's participants are stateful: build a new setup for ev
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Iterable
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from pathlib import Path
 
 import msgspec
+import numpy as np
 
-from engine import AccountView, BookView, Instrument, SymbolView
+from engine import AccountView, BookView, Instrument, OrderView, PositionView, SymbolView
 from engine import commands as c
 from engine import events as e
 from engine.enums import MarginMode, OrderType, Side, TimeInForce, TriggerBy
 from engine.journal import CommandRecord, FsyncPolicy, Journal, JournalError, StepRecord
-from engine.units import NS_PER_SECOND, UnitError
+from engine.units import NS_PER_SECOND, RATE_SCALE, UnitError
 from scenarios.replay import Replay, ReplaySetup
 
 SPEEDS = (1, 10, 60, 600, 3600)
@@ -74,6 +76,25 @@ class CommandResult(msgspec.Struct, frozen=True, kw_only=True):
 
 def _refused(reason: str, message: str) -> CommandResult:
     return CommandResult(ok=False, reason=reason, message=message)
+
+
+class WhatIf(msgspec.Struct, frozen=True, kw_only=True):
+    """What an order would do if placed now (``Session.what_if``); cash in 1e-8 USDT."""
+
+    ok: bool
+    reason: str | None = None
+    message: str = ""
+    cost: int = 0
+    """Available balance the order takes: initial margin + fees + open loss."""
+    filled: int = 0
+    """Lots it would fill at once."""
+    rests: bool = False
+    """Part of it would rest in the book: the liquidation price is the one once it fills at
+    its price."""
+    liquidation_price: int | None = None
+    """Ticks: the position's liquidation price afterwards (None: no position or no price)."""
+    position_size: int = 0
+    """Signed lots of the position afterwards."""
 
 
 class Advanced(msgspec.Struct, frozen=True):
@@ -464,24 +485,116 @@ class Session:
               reduce_only: bool = False, qty_in: str = "contracts",
               client_id: str | None = None) -> CommandResult:
         """Place an order; ``qty`` in contracts, or in USDT notional (``qty_in="usdt"``)."""
-        def build() -> c.Command:
-            instrument = self._instrument(symbol)
-            if qty_in == "usdt":
-                contracts = self._from_usdt(symbol, instrument, qty)
-            elif qty_in == "contracts":
-                contracts = self._contracts(instrument, qty)
-            else:
-                raise _Refusal("invalid_qty", f"qty_in {qty_in!r}: contracts or usdt")
-            return c.PlaceOrder(
-                account=self.account_id, symbol=symbol,
-                side=self._choice(Side, side, "side"),
-                type=self._choice(OrderType, type, "type"), qty=contracts,
-                price=self._price(instrument, price, "price"),
-                trigger_price=self._price(instrument, trigger, "trigger price"),
-                trigger_by=self._choice(TriggerBy, trigger_by, "trigger_by"),
-                tif=self._choice(TimeInForce, tif, "tif"), post_only=bool(post_only),
-                reduce_only=bool(reduce_only), client_id=client_id or None)
-        return self._guarded(build)
+        return self._guarded(lambda: self._place_command(
+            symbol, side, qty, type=type, price=price, trigger=trigger, trigger_by=trigger_by,
+            tif=tif, post_only=post_only, reduce_only=reduce_only, qty_in=qty_in,
+            client_id=client_id))
+
+    def _place_command(self, symbol: str, side: str, qty: Number, *, type: str,
+                       price: Number | None,
+                       trigger: Number | None, trigger_by: str, tif: str, post_only: bool,
+                       reduce_only: bool, qty_in: str, client_id: str | None) -> c.Command:
+        """The wire command of ``place``; raises _Refusal for a person's mistake."""
+        instrument = self._instrument(symbol)
+        if qty_in == "usdt":
+            contracts = self._from_usdt(symbol, instrument, qty)
+        elif qty_in == "contracts":
+            contracts = self._contracts(instrument, qty)
+        else:
+            raise _Refusal("invalid_qty", f"qty_in {qty_in!r}: contracts or usdt")
+        return c.PlaceOrder(
+            account=self.account_id, symbol=symbol,
+            side=self._choice(Side, side, "side"),
+            type=self._choice(OrderType, type, "type"), qty=contracts,
+            price=self._price(instrument, price, "price"),
+            trigger_price=self._price(instrument, trigger, "trigger price"),
+            trigger_by=self._choice(TriggerBy, trigger_by, "trigger_by"),
+            tif=self._choice(TimeInForce, tif, "tif"), post_only=bool(post_only),
+            reduce_only=bool(reduce_only), client_id=client_id or None)
+
+    def what_if(self, symbol: str, side: str, qty: Number, *, type: str = "limit",
+                price: Number | None = None, trigger: Number | None = None,
+                trigger_by: str = "mark", tif: str = "gtc", post_only: bool = False,
+                reduce_only: bool = False, qty_in: str = "contracts",
+                leverage: Number | None = None) -> WhatIf:
+        """What ``place`` would do now, on a copy of the exchange: the cost (the available
+        balance it takes: initial margin, fees and open loss) and the position's liquidation
+        price afterwards (with ``leverage`` set first when given). Pure: nothing is journalled,
+        the session's exchange is untouched (its ``state_hash`` stays)."""
+        try:
+            command = self._place_command(
+                symbol, side, qty, type=type, price=price, trigger=trigger,
+                trigger_by=trigger_by, tif=tif, post_only=post_only, reduce_only=reduce_only,
+                qty_in=qty_in, client_id=None)
+        except _Refusal as refusal:
+            return WhatIf(ok=False, reason=refusal.reason, message=refusal.message)
+        # a deep copy costs tens of ms on a full scenario: a ticket asks once per edit, not
+        # per frame
+        venue = copy.deepcopy(self.exchange)
+        me = self.account_id
+        before = venue.view_account(me)
+        if leverage is not None and str(leverage).strip():
+            text = str(leverage).strip().lower().removesuffix("x")
+            if not text.isdigit():
+                return WhatIf(ok=False, reason="invalid_leverage",
+                              message=f"leverage {leverage!r} is not a whole number")
+            for event in venue.execute(c.SetLeverage(account=me, symbol=symbol,
+                                                     leverage=int(text))):
+                if isinstance(event, e.Rejected):
+                    return WhatIf(ok=False, reason=event.reason.value, message=event.message)
+        events = venue.execute(command)
+        for event in events:
+            if isinstance(event, e.Rejected):
+                return WhatIf(ok=False, reason=event.reason.value, message=event.message)
+        after = venue.view_account(me)
+        filled = sum(event.qty for event in events
+                     if isinstance(event, e.Fill) and event.account == me)
+        cost = (0 if before is None else before.available_balance) - (
+            0 if after is None else after.available_balance)
+        resting = next((o for o in (() if after is None else after.orders)
+                        if o.resting and o.price is not None and o.remaining and any(
+                            isinstance(ev, e.Accepted) and ev.order_id == o.order_id
+                            for ev in events)), None)
+        if resting is not None:
+            self._fill_on_copy(venue, resting)
+            after = venue.view_account(me)
+        position = None if after is None else next(
+            (p for p in after.positions if p.symbol == symbol), None)
+        return WhatIf(ok=True, cost=cost, filled=filled, rests=resting is not None,
+                      liquidation_price=None if position is None else position.liquidation_price,
+                      position_size=0 if position is None else position.size)
+
+    def _fill_on_copy(self, venue, order: OrderView) -> None:  # type: ignore[no-untyped-def]
+        """On a copy of the exchange only: fill the person's resting ``order`` at its price
+        (the others' orders ahead of it on its side are cancelled, then a funded stand-in
+        takes it), so the what-if shows the liquidation price once it fills."""
+        ahead = (lambda p: p >= order.price) if order.side is Side.BUY else (
+            lambda p: p <= order.price)
+        for account_id, account in list(venue.accounts.items()):
+            if account_id == self.account_id:
+                continue
+            for other in list(account.orders.values()):
+                if (other.symbol == order.symbol and other.side is order.side and other.live
+                        and other.price is not None and ahead(other.price)):
+                    venue.execute(c.CancelOrder(account=account_id, order_id=other.order_id))
+        instrument = self.instruments[order.symbol]
+        stand_in = "what-if-taker"
+        venue.execute(c.Deposit(account=stand_in, amount=Decimal(10) ** 9))
+        venue.execute(c.PlaceOrder(
+            account=stand_in, symbol=order.symbol,
+            side=Side.SELL if order.side is Side.BUY else Side.BUY, type=OrderType.LIMIT,
+            qty=order.remaining * instrument.lot_size,
+            price=order.price * instrument.tick_size, tif=TimeInForce.IOC))
+
+    def day_open(self, symbol: str) -> int | None:
+        """The index (ticks) 24 hours before the clock, or at the start when the session is
+        younger: the reference of the day's change."""
+        index = self.setup.index.get(symbol)
+        if index is None or not len(index):
+            return None
+        times = self.setup.times
+        at = int(np.searchsorted(times, self._clock - 86_400 * NS_PER_SECOND, side="right"))
+        return int(index[max(0, at - 1)])
 
     @staticmethod
     def _order_id(order_id: int | str) -> int:
@@ -583,3 +696,22 @@ class Session:
             symbols=symbols, fills=tuple(self._fills), funding=tuple(self._funding),
             liquidations=tuple(self._liquidations),
             notices=tuple(self.notices) + tuple(self.replay.notices))
+
+
+def entry_ticks(position: PositionView, instrument: Instrument) -> int:
+    """A position's average entry price for display, in ticks, to the nearest tick (the view
+    keeps the exact cost)."""
+    lots = abs(position.size)
+    if lots == 0:
+        return 0
+    denominator = lots * instrument.cash_per_tick_lot
+    return (2 * position.cost + denominator) // (2 * denominator)
+
+
+def roe(position: PositionView) -> int | None:
+    """Return on equity: unrealized PnL over the position's initial margin, over RATE_SCALE
+    (None without margin)."""
+    margin = position.isolated_margin if position.isolated else position.initial_margin
+    if margin <= 0:
+        return None
+    return position.unrealized_pnl * RATE_SCALE // margin

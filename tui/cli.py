@@ -15,7 +15,7 @@ from engine.instrument import Instrument
 from engine.journal import FsyncPolicy, JournalError
 from engine.protocol import run
 from engine.snapshot import SnapshotError
-from tui import replay_command
+from tui import replay_command, trade_command
 from tui.errors import UsageError
 from tui.paths import default_data_dir
 
@@ -138,12 +138,14 @@ def build_parser() -> argparse.ArgumentParser:
                        help="write a snapshot every N records (default 10000)")
     exec_.set_defaults(handler=_exec)
     replay_command.add_parsers(commands)
+    trade_command.add_parser(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv or ["trade"])  # perpsim alone: the UI on the default
     if getattr(args, "handler", None) is None:
         parser.print_help()
         return 0
