@@ -7,7 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import numpy as np
-from test_session import KEY, SILVER, T0, Quoter, setup
+from synthetic import Quoter
+from test_session import KEY, SILVER, T0, setup
 
 from engine import commands as c
 from engine import default_instruments
