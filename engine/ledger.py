@@ -190,13 +190,15 @@ class Ledger:
     def cover_funding_shortfall(self, account: Account, position: Position) -> bool:
         """After a payment larger than the cash behind it (a position in profit can owe more
         than its margin and still pass the margin test), leave nothing below zero. Returns
-        whether the cross wallet paid part of an isolated position's payment.
+        whether the account's cross part must be checked: the cross wallet paid part of an
+        isolated position's payment, or is left below zero for its cross gains to pay.
 
         What an isolated margin cannot pay is the account's debt, paid from its cross wallet
         (isolation caps what a liquidation takes, not what funding costs: Bybit-family venues
         charge funding to the available balance and the position margin alike); the cross
-        part that paid is checked after the settlement. What the wallet cannot pay either,
-        the insurance fund pays, as it tops a bankrupt wallet up to zero (PERP-MECHANICS.md
+        part that paid is checked after the settlement. A cross wallet left below zero while
+        cross positions are open is paid from their gains by that check. What the wallet of
+        an account with no cross position open cannot pay, the insurance fund pays, as it tops a bankrupt wallet up to zero (PERP-MECHANICS.md
         §4.1 step 5): the receivers are paid in full and money stays conserved (the fund's own
         wallet is topped up by the venue's backstop)."""
         self.touch(account)
@@ -204,6 +206,9 @@ class Ledger:
         if drained:
             account.wallet += position.isolated_margin
             position.isolated_margin = 0
+        if account.wallet < 0 and any(p.qty and not p.isolated
+                                      for p in account.positions.values()):
+            return True  # the cross gains pay it (Liquidator._pay_deficit), not the fund
         if account.wallet < 0:
             self.transfer_to_fund(account, account.wallet)  # negative: the fund pays
             account.wallet = 0

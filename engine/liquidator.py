@@ -15,7 +15,10 @@ position), in account-id order:
 5. if the fund cannot afford that (its equity would go negative), auto-deleverage: close the
    most profitable, most leveraged opposite positions (BitMEX ranking) at that price.
 
-A bankrupt account's remaining collateral goes to the fund; no wallet is left below zero.
+A bankrupt account's remaining collateral goes to the fund. A cross wallet the waterfall (or a
+close by hand) leaves below zero while other cross positions hold gains is paid from them:
+they are closed for the lots the deficit needs (``_pay_deficit``). No wallet is left below
+zero.
 The liquidator owns the waterfall; money and positions move through the ledger, orders
 through the order desk it is given (cancel, trade, refit reduce-only, fire triggers).
 """
@@ -137,15 +140,20 @@ class Liquidator:
                 isolated = [s for s, p in account.positions.items() if p.isolated and p.qty]
                 if cross_health(account, self.instruments, self.mark).is_liquidatable:
                     self._liquidate(account, None)
+                elif account.wallet < 0:
+                    self._pay_deficit(account)
                 for unit in sorted(isolated):
                     if self._health(account, unit).is_liquidatable:
                         self._liquidate(account, unit)
 
     def check_account(self, account: Account, isolated_symbol: str | None) -> None:
         """Liquidate the account's cross part (``None``) or one isolated position if it
-        fails the margin test now."""
+        fails the margin test now; a passing cross part with its wallet below zero pays the
+        deficit from its gains."""
         if self._health(account, isolated_symbol).is_liquidatable:
             self._liquidate(account, isolated_symbol)
+        elif isolated_symbol is None and account.wallet < 0:
+            self._pay_deficit(account)
 
     def _health(self, account: Account, isolated_symbol: str | None) -> Health:
         if isolated_symbol is None:
@@ -166,6 +174,57 @@ class Liquidator:
             filled = self._reduce(account, symbol, step)
             if filled < step and self._health(account, isolated_symbol).is_liquidatable:
                 self._take_over(account, symbol, isolated=isolated_symbol is not None)
+        if isolated_symbol is None:
+            self._pay_deficit(account)
+
+    def _pay_deficit(self, account: Account) -> None:
+        """A cross wallet below zero while other cross positions hold gains (a loss realized
+        beyond the wallet, by a close or a liquidation priced against the whole account's
+        margin balance) is paid by those gains: the most profitable cross position is closed,
+        only as many lots as the deficit needs after the clearance fee, into the book no
+        worse than its bankruptcy price, and the fund takes at the mark what the book cannot
+        fill, until the wallet is back at zero or above (DESIGN.md §3: no wallet is left below
+        zero). The account passes the margin test here, so its gains at the mark cover the
+        deficit."""
+        while account.wallet < 0:
+            held = [s for s, p in account.positions.items() if p.qty and not p.isolated]
+            if not held:
+                self.ledger.seize(account, account.wallet)  # negative: the fund tops it up
+                return
+            symbol = max(held, key=lambda s: (self._unrealized(account, s), s))
+            position, gain = account.positions[symbol], self._unrealized(account, symbol)
+            if gain <= 0:  # the margin balance is below zero: bankrupt, the waterfall's case
+                self._take_over(account, symbol, isolated=False)
+                continue
+            size, mark = abs(position.qty), self.mark[symbol]
+            assert mark is not None
+            instrument = self.instruments[symbol]
+            net = gain - mul_rate_up(instrument.notional(mark, size), instrument.clearance_fee)
+            lots = size if net <= 0 else min(size, -(account.wallet * size // net))  # ceil
+            if self._reduce(account, symbol, lots) == 0:
+                self._fund_takes_at_mark(account, symbol, lots)
+
+    def _unrealized(self, account: Account, symbol: str) -> int:
+        mark = self.mark[symbol]
+        assert mark is not None
+        return account.positions[symbol].unrealized_pnl(
+            mark, self.instruments[symbol].cash_per_tick_lot)
+
+    def _fund_takes_at_mark(self, account: Account, symbol: str, lots: int) -> None:
+        """The fund takes ``lots`` of a solvent account's position at the mark: the close
+        realizes the gain the margin test already counted, and costs the fund nothing."""
+        mark = self.mark[symbol]
+        assert mark is not None
+        position = account.positions[symbol]
+        signed = lots if position.qty > 0 else -lots
+        bankruptcy = self.bankruptcy_tick(account, symbol)
+        self.ledger.move_position(account, symbol, -signed, mark, liquidated=True)
+        self.ledger.move_position(self.ledger.insurance, symbol, signed, mark)
+        self.orders.fit_reduce_only(account, symbol)
+        self.outbox.emit(e.Liquidation, account=account.id, symbol=symbol,
+                         side=Side.SELL if signed > 0 else Side.BUY, qty=lots, price=mark,
+                         bankruptcy_price=bankruptcy, fee=0, insurance_delta=0,
+                         stage=LiquidationStage.TAKEOVER)
 
     # -- choosing what to sell ------------------------------------------------------------------
 

@@ -7,8 +7,11 @@ margin test, so the settlement cannot count on a liquidation to clear the debt. 
 - isolated: the margin pays what it can; the rest is the account's debt and comes out of its
   cross wallet (isolation caps what a liquidation takes, not what funding costs: Bybit-family
   venues charge funding to the available balance and the position margin alike);
-- what the wallet cannot pay either, the insurance fund pays, as it tops a bankrupt wallet up
-  to zero (§4.1 step 5); the receivers are paid in full, and money stays conserved.
+- a cross wallet left below zero while cross positions hold gains is paid from those gains
+  (the liquidator closes the lots the deficit needs);
+- what the wallet of an account with no cross position cannot pay, the insurance fund pays,
+  as it tops a bankrupt wallet up to zero (§4.1 step 5); the receivers are paid in full, and
+  money stays conserved.
 
 FUNUSDT pays up to 10 % a settlement (10 % cap), so one settlement can exceed a
 10x position's margin; the maker's bid at 200 against index 150 is a 33 % premium: the rate
@@ -102,21 +105,23 @@ def test_what_neither_the_margin_nor_the_wallet_can_pay_the_fund_pays() -> None:
     assert exchange.insurance.wallet == 0 and exchange.backstop == -cash(50)
 
 
-def test_a_cross_wallet_short_of_the_payment_is_topped_up_by_the_fund() -> None:
+def test_a_cross_wallet_short_of_the_payment_is_paid_by_the_position_s_gain() -> None:
     """Cross long 2 at 100 on a deposit of 20 (all of it initial margin), in profit 100 at
-    150: the payment 2 x 150 x 10 % = 30 is more than the wallet. The wallet pays its 20,
-    the fund the other 10; the account passes the margin test (0 + 100 > MM 3) and keeps its
-    position."""
+    150: the payment 2 x 150 x 10 % = 30 is more than the wallet, which goes to -10. The
+    account passes the margin test (-10 + 100 > MM 3), so its gain pays, not the fund: one
+    lot is sold into mm's 200 bid (+100, clearance fee 2.00) and the wallet ends at 88 with
+    one lot kept (engine/liquidator.py ``_pay_deficit``)."""
     v = in_profit("cross", "20", "2")
     exchange = v.exchange
     trader = exchange.accounts["trader"]
     events = v("time", ts="2026-01-07T16:00:00Z")
     assert [(p["account"], p["amount"]) for p in of(events, "funding_payment")] == [
         ("mm", "30.00"), ("trader", "-30.00")]
-    assert of(events, "liquidation") == []
-    assert (trader.positions[SYMBOL].qty, trader.wallet) == (2, 0)
-    assert trader.liquidation_transfers == cash(10)
-    assert exchange.backstop == -cash(10)
+    assert [(x["stage"], x["qty"], x["price"], x["fee"])
+            for x in of(events, "liquidation")] == [("reduce", "1", "200.00", "-2.00")]
+    assert (trader.positions[SYMBOL].qty, trader.wallet) == (1, cash(88))
+    assert trader.liquidation_transfers == -cash(2)  # its clearance fee; the fund paid nothing
+    assert exchange.backstop == 0
 
 
 def test_a_cross_wallet_that_can_pay_pays_it_all() -> None:

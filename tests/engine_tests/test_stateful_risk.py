@@ -29,7 +29,8 @@ After every command (``Venue`` runs ``check_invariants()``), the test also asser
   the waterfall, run on every mark update and after fills, leaves every account healthy or
   flat; an accepted withdrawal or isolated-margin removal leaves its account passing;
 - events are numbered ``seq`` + 1 and ``ts`` never goes back; a reduction fills no worse
-  than the bankruptcy price, takeover and ADL happen at it, ADL only shrinks the
+  than the bankruptcy price, takeover and ADL happen at it (but for the fund taking a solvent
+  account's gain at the mark to pay its deficit), ADL only shrinks the
   counterparties and closes exactly the liquidated quantity; funding goes from longs to
   shorts when the rate is positive;
 - a ``time`` command settles each funding boundary it crosses for each held symbol, and the
@@ -290,7 +291,8 @@ class Risk:
     def check_events(self, events: list[dict[str, Any]], where: str) -> None:
         """Numbering and time, and what the waterfall and funding promise in each event:
         seq goes up by one, ts never goes back; a reduction fills no worse than the bankruptcy
-        price, a takeover and ADL happen at it; ADL only shrinks the counterparties'
+        price, a takeover and ADL happen at it (or, paying a solvent account's deficit, the
+        fund takes at the mark); ADL only shrinks the counterparties'
         positions, and closes exactly what the liquidation names; funding flows from longs to
         shorts when the rate is positive."""
         pending_adl: list[dict[str, Any]] = []
@@ -308,8 +310,15 @@ class Risk:
                 if ev["stage"] == "reduce":
                     worse = price < bankruptcy if ev["side"] == "sell" else price > bankruptcy
                     assert not worse, f"a reduction filled past bankruptcy: {ev} {where}"
-                else:
-                    assert price == bankruptcy, f"{ev} {where}"
+                elif price != bankruptcy:
+                    # the one takeover away from it: the fund takes a solvent account's gain
+                    # at the mark to pay its wallet's deficit (Liquidator._pay_deficit)
+                    instrument = self.instrument(ev["symbol"])
+                    better = price > bankruptcy if ev["side"] == "sell" else price < bankruptcy
+                    assert (ev["stage"] == "takeover" and better
+                            and Decimal(ev["insurance_delta"]) == 0
+                            and instrument.price_to_ticks(price)
+                            == self.exchange.mark[ev["symbol"]]), f"{ev} {where}"
                 if ev["stage"] == "adl":
                     closed = sum(Decimal(a["qty"]) for a in pending_adl
                                  if a["account"] == ev["account"])
