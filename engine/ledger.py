@@ -198,9 +198,10 @@ class Ledger:
         charge funding to the available balance and the position margin alike); the cross
         part that paid is checked after the settlement. A cross wallet left below zero while
         cross positions are open is paid from their gains by that check. What the wallet of
-        an account with no cross position open cannot pay, the insurance fund pays, as it tops a bankrupt wallet up to zero (PERP-MECHANICS.md
-        §4.1 step 5): the receivers are paid in full and money stays conserved (the fund's own
-        wallet is topped up by the venue's backstop)."""
+        an account with no cross position open cannot pay, the insurance fund pays, as it
+        tops a bankrupt wallet up to zero (PERP-MECHANICS.md §4.1 step 5): the receivers
+        are paid in full and money stays conserved (the fund's own wallet is topped up by the
+        venue's backstop)."""
         self.touch(account)
         drained = position.isolated_margin < 0
         if drained:
