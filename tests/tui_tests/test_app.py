@@ -100,7 +100,11 @@ async def test_open_a_position_at_market_then_close_it_with_x() -> None:
         (position,) = app.session.snapshot().account.positions
         assert position.size == 2_000
         assert notes(seen, "fill"), "a fill is notified"
-        app.query_one(PositionsTable).focus()
+        table = app.query_one(PositionsTable)
+        await pilot.pause(0.2)  # the next frame fills the table
+        mode = table.get_row(position.symbol)[PositionsTable.COLUMNS.index("mode")]
+        assert mode == f"cross {position.leverage}x"
+        table.focus()
         await pilot.press("x")
         await pilot.pause()
         assert app.session.snapshot().account.positions == ()

@@ -1,4 +1,5 @@
-"""The person's positions: size, entry, mark, liquidation price, margin, uPnL and ROE."""
+"""The person's positions: size, margin mode and leverage, entry, mark, liquidation price,
+margin, uPnL and ROE."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ class PositionsTable(FrameTable):
     """One row per open position; the app closes the selected one on ``x``."""
 
     DEFAULT_CSS = "PositionsTable { height: auto; max-height: 6; }"
-    COLUMNS = ("symbol", "size", "entry", "mark", "liq", "margin", "uPnL", "ROE")
+    COLUMNS = ("symbol", "size", "mode", "entry", "mark", "liq", "margin", "uPnL", "ROE")
 
     def frame_rows(self, frame: Frame) -> dict[str, tuple[str, ...]]:
         account = frame.snapshot.account
@@ -21,8 +22,9 @@ class PositionsTable(FrameTable):
             instrument = frame.instruments[p.symbol]
             margin = p.isolated_margin if p.isolated else p.initial_margin
             rows[p.symbol] = (
-                p.symbol, fmt.qty(instrument, p.size), fmt.price(instrument,
-                                                                 entry_ticks(p, instrument)),
+                p.symbol, fmt.qty(instrument, p.size),
+                f"{'isolated' if p.isolated else 'cross'} {p.leverage}x",
+                fmt.price(instrument, entry_ticks(p, instrument)),
                 fmt.price(instrument, p.mark), fmt.price(instrument, p.liquidation_price),
                 fmt.cash(margin), fmt.cash(p.unrealized_pnl), fmt.rate_percent(roe(p), 2))
         return rows
