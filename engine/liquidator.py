@@ -191,8 +191,9 @@ class Liquidator:
             if not held:
                 self.ledger.seize(account, account.wallet)  # negative: the fund tops it up
                 return
-            symbol = max(held, key=lambda s: (self._unrealized(account, s), s))
-            position, gain = account.positions[symbol], self._unrealized(account, symbol)
+            gains = {s: self._unrealized(account, s) for s in held}
+            symbol = max(held, key=lambda s: (gains[s], s))
+            position, gain = account.positions[symbol], gains[symbol]
             if gain <= 0:  # the margin balance is below zero: bankrupt, the waterfall's case
                 self._take_over(account, symbol, isolated=False)
                 continue

@@ -41,6 +41,17 @@ def venue() -> Venue:
     return v
 
 
+def close_med_at_90(v: Venue, idx_bid: str | None) -> list[dict]:
+    """MED to 90.00, mm bids 10 there (and ``idx_bid`` IDX at 25.000), t sells its 10 MED."""
+    v("index", symbol=MED, price="90.00")
+    v("place", account="mm", symbol=MED, side="buy", type="limit", qty="10", price="90.00")
+    if idx_bid is not None:
+        v("place", account="mm", symbol=IDX, side="buy", type="limit", qty=idx_bid,
+          price="25.000")
+    return v("place", account="t", symbol=MED, side="sell", type="market", qty="10",
+             reduce_only=True)
+
+
 def sizes(v: Venue, account: str = "t") -> dict[str, str]:
     return {p["symbol"]: p["size"] for p in v.account(account)["positions"]}
 
@@ -50,11 +61,7 @@ def test_a_close_beyond_the_wallet_is_paid_by_closing_part_of_the_gain():
     the wallet at -1.15. One IDX lot covers it: sold into mm's 25.000 bid (+5.00, clearance
     fee 0.375), the wallet ends at 3.475 and t keeps 19 IDX."""
     v = venue()
-    v("index", symbol=MED, price="90.00")
-    v("place", account="mm", symbol=MED, side="buy", type="limit", qty="10", price="90.00")
-    v("place", account="mm", symbol=IDX, side="buy", type="limit", qty="5", price="25.000")
-    events = v("place", account="t", symbol=MED, side="sell", type="market", qty="10",
-               reduce_only=True)
+    events = close_med_at_90(v, idx_bid="5")
     assert [(x["symbol"], x["stage"], x["qty"], x["price"], x["fee"])
             for x in of(events, "liquidation")] == [(IDX, "reduce", "1", "25.000", "-0.375")]
     assert v.account("t")["wallet_balance"] == "3.475"
@@ -65,10 +72,7 @@ def test_with_no_bid_the_fund_takes_the_lots_at_the_mark():
     """As above with no IDX bid: the fund takes the one lot at the mark (25.000, no fee, no
     insurance money either way) and the wallet ends at -1.15 + 5.00 = 3.85."""
     v = venue()
-    v("index", symbol=MED, price="90.00")
-    v("place", account="mm", symbol=MED, side="buy", type="limit", qty="10", price="90.00")
-    events = v("place", account="t", symbol=MED, side="sell", type="market", qty="10",
-               reduce_only=True)
+    events = close_med_at_90(v, idx_bid=None)
     assert [(x["symbol"], x["stage"], x["qty"], x["price"], x["insurance_delta"])
             for x in of(events, "liquidation")] == [(IDX, "takeover", "1", "25.000", "0.00")]
     assert v.account("t")["wallet_balance"] == "3.85"

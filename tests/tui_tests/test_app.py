@@ -101,7 +101,8 @@ async def test_open_a_position_at_market_then_close_it_with_x() -> None:
         assert position.size == 2_000
         assert notes(seen, "fill"), "a fill is notified"
         table = app.query_one(PositionsTable)
-        await pilot.pause(0.2)  # the next frame fills the table
+        app.show(app.session.snapshot())  # a frame now, not on the timer's next tick
+        await pilot.pause()
         mode = table.get_row(position.symbol)[PositionsTable.COLUMNS.index("mode")]
         assert mode == f"cross {position.leverage}x"
         table.focus()
