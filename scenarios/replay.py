@@ -164,11 +164,14 @@ class Replay:
     def __init__(self, setup: ReplaySetup, *, strategy: Strategy | None = None,
                  positions: Sequence[FixedPosition] = (),
                  event_log: BinaryIO | None = None,
-                 on_events: Callable[[list[e.Event]], None] | None = None) -> None:
+                 on_events: Callable[[list[e.Event]], None] | None = None,
+                 after_step: Callable[[int], None] | None = None) -> None:
         """``on_events`` hears every batch of (selected) events, after the recorder and the
-        participants: a session keeps its tape and the person's fills from it."""
+        participants: a session keeps its tape and the person's fills from it. ``after_step``
+        hears the time of every step once it has run (a session's chart reads the mark)."""
         self.setup = setup
         self._listener = on_events
+        self._after_step = after_step
         if len(setup.times) == 0:
             raise ReplayError(f"{setup.name}: the replay's range holds no step")
         self.start, self.end = int(setup.times[0]), int(setup.times[-1])
@@ -292,7 +295,7 @@ class Replay:
         market, recorder = self.market, self.recorder
         times, columns, last = self._times, self._columns, self._last
         changes, schedule, agents = self._changes, self._schedule, self._agents
-        execute, sink = self.exchange.execute, self._on_events
+        execute, sink, after_step = self.exchange.execute, self._on_events, self._after_step
         stop = len(times) if max_steps is None else min(len(times), self._step + max_steps)
         first = self._step
         step = first
@@ -344,6 +347,8 @@ class Replay:
                 self._strategy_due = now + max(1, self.strategy.every) * NS_PER_SECOND
             step += 1
             self._step = step
+            if after_step is not None:
+                after_step(now)
         return step - first
 
     def run(self, progress: Callable[[Progress], None] | None = None,

@@ -40,6 +40,7 @@ from engine import events as e
 from engine.enums import MarginMode, OrderType, Side, TimeInForce, TriggerBy
 from engine.journal import CommandRecord, FsyncPolicy, Journal, JournalError, StepRecord
 from engine.units import NS_PER_SECOND, RATE_SCALE, UnitError
+from scenarios.candles import Candle, Charts
 from scenarios.replay import Replay, ReplaySetup
 
 SPEEDS = (1, 10, 60, 600, 3600)
@@ -179,7 +180,9 @@ class Session:
         self._fills: deque[e.Fill] = deque(maxlen=keep)
         self._funding: deque[e.FundingPayment] = deque(maxlen=keep)
         self._liquidations: deque[e.Liquidation | e.Adl] = deque(maxlen=keep)
-        self.replay = Replay(setup, on_events=self._on_events)
+        self.charts = Charts(tuple(setup.index))
+        """Candles of every symbol at every time frame, as the market runs."""
+        self.replay = Replay(setup, on_events=self._on_events, after_step=self._after_step)
         self.exchange = self.replay.exchange
         self.instruments: dict[str, Instrument] = dict(self.exchange.instruments)
         self.replay.recorder.watch(account, account)
@@ -671,12 +674,22 @@ class Session:
             kind = type(event)
             if kind is e.Trade:
                 self._trades[event.symbol].append(event)  # type: ignore[attr-defined]
+                self.charts.trade(event.symbol, event.ts, event.price,  # type: ignore[attr-defined]
+                                  event.qty)  # type: ignore[attr-defined]
             elif kind is e.Fill and event.account == me:  # type: ignore[attr-defined]
                 self._fills.append(event)  # type: ignore[arg-type]
             elif kind is e.FundingPayment and event.account == me:  # type: ignore[attr-defined]
                 self._funding.append(event)  # type: ignore[arg-type]
             elif kind in (e.Liquidation, e.Adl) and event.account == me:  # type: ignore[attr-defined]
                 self._liquidations.append(event)  # type: ignore[arg-type]
+
+    def _after_step(self, now: int) -> None:
+        self.charts.prices(now, self.exchange.mark, self.exchange.index)
+
+    def candles(self, symbol: str, seconds: int) -> tuple[Candle, ...]:
+        """The chart of ``symbol`` at a width of ``seconds`` (one of ``candles.TIMEFRAMES``),
+        oldest first; the last is still forming."""
+        return self.charts.candles(symbol, seconds)
 
     def state_hash(self) -> str:
         return self.exchange.state_hash()

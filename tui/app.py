@@ -20,6 +20,7 @@ from textual.widgets import Footer
 
 from engine.enums import Side
 from engine.events import Liquidation
+from scenarios.candles import TIMEFRAMES
 from scenarios.session import CommandResult, Session, SessionSnapshot
 from tui import format as fmt
 from tui.amend import AmendScreen
@@ -53,6 +54,18 @@ NARROW = 100
 FRAME_BUDGET = 0.04
 """Real seconds the market may take in one frame: the step bound adapts to keep under it."""
 SYMBOL_KEYS = ("XAGUSDT", "XAUUSDT", "BTCUSDT")
+CANDLE_REAL_SECONDS = 4
+"""A candle should take at least this many real seconds to form: at 1x a 1m chart, at 3600x
+a 4h one, so the chart scrolls at a pace the eye follows."""
+
+
+def chart_timeframe(speed: int) -> int:
+    """The narrowest candle that takes ``CANDLE_REAL_SECONDS`` or more at ``speed``.
+
+    >>> [chart_timeframe(s) for s in (1, 10, 60, 600, 3600)]
+    [60, 60, 300, 3600, 14400]
+    """
+    return next((s for s in TIMEFRAMES if s >= speed * CANDLE_REAL_SECONDS), TIMEFRAMES[-1])
 
 
 class PerpApp(App[None]):
@@ -115,12 +128,12 @@ class PerpApp(App[None]):
         self._last = clock()
         self.symbols = tuple(session.setup.index)
         self.selected = next((s for s in SYMBOL_KEYS if s in self.symbols), self.symbols[0])
-        self._marks = {s: deque[int](maxlen=240) for s in self.symbols}
-        self._indexes = {s: deque[int](maxlen=240) for s in self.symbols}
+        self._timeframe = chart_timeframe(session.speed)
         self._funding = {s: deque[int](maxlen=240) for s in self.symbols}
         self._interest = {s: deque[int](maxlen=240) for s in self.symbols}
         self._shown_at = -1
-        """The simulated time of the last frame shown (the chart adds a point per new time)."""
+        """The simulated time of the last frame shown (the sparklines add a point per new
+        time)."""
         self._seen = -1
         """The seq of the last of the person's events notified."""
         self._level = "ok"
@@ -136,11 +149,12 @@ class PerpApp(App[None]):
         with Horizontal(id="middle"):
             with Vertical(id="left"):
                 yield BookLadder(id="book")
-            yield TradesTape(id="tape")
-            with Vertical(id="side"):
+            with Vertical(id="center"):
                 yield PriceChart(id="chart")
                 yield FundingSparks(id="sparks")
+            with Vertical(id="side"):
                 yield AccountPanel(id="account")
+                yield TradesTape(id="tape")
                 yield HistoryLog(id="history")
         yield PositionsTable(id="positions")
         yield OrdersTable(id="orders")
@@ -198,19 +212,18 @@ class PerpApp(App[None]):
         """Hand every widget the frame of ``snapshot`` and notify what happened to the
         person since the last frame."""
         for item in snapshot.symbols:
-            marks = self._marks[item.prices.symbol]
-            if item.prices.mark is not None and (not marks or snapshot.now != self._shown_at):
-                marks.append(item.prices.mark)
-                if item.prices.index is not None:
-                    self._indexes[item.prices.symbol].append(item.prices.index)
-                self._funding[item.prices.symbol].append(item.prices.funding_rate)
+            funding = self._funding[item.prices.symbol]
+            if item.prices.mark is not None and (not funding or snapshot.now != self._shown_at):
+                funding.append(item.prices.funding_rate)
                 self._interest[item.prices.symbol].append(item.prices.open_interest)
         self._shown_at = snapshot.now
+        if not snapshot.paused:
+            self._timeframe = chart_timeframe(snapshot.speed)
         frame = Frame(snapshot=snapshot, selected=self.selected,
                       instruments=self.session.instruments,
                       day_open=frozen({s: self.session.day_open(s) for s in self.symbols}),
-                      marks=tuple(self._marks[self.selected]),
-                      indexes=tuple(self._indexes[self.selected]),
+                      candles=self.session.candles(self.selected, self._timeframe),
+                      timeframe=self._timeframe,
                       behind=self._behind, funding=tuple(self._funding[self.selected]),
                       open_interest=tuple(self._interest[self.selected]))
         self.frame = frame

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from engine import Instrument
+from scenarios.candles import TIMEFRAMES, Candle
 from scenarios.session import SessionSnapshot, SymbolSnapshot
 
 
@@ -19,9 +20,10 @@ class Frame:
     instruments: Mapping[str, Instrument]
     day_open: Mapping[str, int | None]
     """Index ticks a day ago per symbol (``Session.day_open``)."""
-    marks: tuple[int, ...] = ()
-    """Recent marks of the selected symbol, oldest first (the chart's line)."""
-    indexes: tuple[int, ...] = ()
+    candles: tuple[Candle, ...] = ()
+    """The selected symbol's chart, oldest first, the last still forming."""
+    timeframe: int = TIMEFRAMES[0]
+    """Seconds a candle covers."""
     behind: bool = False
     """The last frame's step bound stopped the market short of the speed (it runs as fast as
     the machine allows)."""

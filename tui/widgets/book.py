@@ -23,7 +23,7 @@ class BookLadder(Widget):
     """Each line is one level; rendering a line costs the width of the terminal, not a
     widget tree (no DataTable rebuilt every frame)."""
 
-    DEFAULT_CSS = "BookLadder { height: 23; min-width: 36; }"
+    DEFAULT_CSS = "BookLadder { height: 23; min-width: 28; }"
 
     frame: reactive[Frame | None] = reactive(None, layout=False)
     """The latest frame."""
@@ -67,8 +67,8 @@ class BookLadder(Widget):
         instrument = frame.instrument
         biggest = max([q for r in rows if not isinstance(r, str) for q in (r[2],)] or [1])
         mark = "◆" if own else " "
-        label = (f"{mark}{fmt.price(instrument, price):>11} {fmt.qty(instrument, lots):>12}"
-                 f" {fmt.qty(instrument, own) if own else '':>9}")
+        label = (f"{mark}{fmt.price(instrument, price):>10} {fmt.qty(instrument, lots):>10}"
+                 f" {fmt.qty(instrument, own) if own else '':>8}")
         label = label.ljust(width)[:width]
         bar = max(0, min(width, round(width * lots / biggest))) if biggest else 0
         style = ASK if side == "ask" else BID

@@ -1,4 +1,5 @@
-"""The person's recent fills and funding payments, newest first."""
+"""The person's recent fills and funding payments, newest first (to the minute, the symbol's
+first three letters: a line fits the side column)."""
 
 from __future__ import annotations
 
@@ -26,12 +27,12 @@ class HistoryLog(Widget):
         lines = []
         for fill in snap.fills:
             instrument = frame.instruments[fill.symbol]
-            lines.append((fill.seq, f"{fmt.clock(fill.ts)[5:19]} {fill.symbol} {fill.side.value} "
-                          f"{fmt.qty(instrument, fill.qty)} @ "
+            lines.append((fill.seq, f"{fmt.clock(fill.ts)[5:16]} {fill.symbol[:3]} "
+                          f"{fill.side.value} {fmt.qty(instrument, fill.qty)} @ "
                           f"{instrument.format_price(fill.price)}",
                           "green" if fill.side is Side.BUY else "red"))
         for pay in snap.funding:
-            lines.append((pay.seq, f"{fmt.clock(pay.ts)[5:19]} {pay.symbol} funding "
+            lines.append((pay.seq, f"{fmt.clock(pay.ts)[5:16]} {pay.symbol[:3]} funding "
                           f"{fmt.cash(pay.amount, 4)}", "cyan"))
         for _, line, style in sorted(lines, reverse=True)[: max(1, self.size.height - 1)]:
             text.append(line + "\n", style=style)

@@ -20,7 +20,7 @@ def sync_rows(table: DataTable, columns: Sequence[str], rows: Mapping[str, Seque
         if key in present:
             for column, cell in zip(columns, cells, strict=True):
                 if table.get_cell(key, column) != cell:
-                    table.update_cell(key, column, cell)
+                    table.update_cell(key, column, cell, update_width=True)
         else:
             table.add_row(*cells, key=key)
 
