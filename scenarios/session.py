@@ -92,6 +92,14 @@ class WhatIf(msgspec.Struct, frozen=True, kw_only=True):
     rests: bool = False
     """Part of it would rest in the book: the liquidation price is the one once it fills at
     its price."""
+    waits: bool = False
+    """It would wait for its trigger: the liquidation price is the one once it triggers and
+    fills at ``fill_price``."""
+    fill_price: int | None = None
+    """Ticks: where a resting or waiting order was supposed to fill (its limit price, or the
+    trigger price of a market one)."""
+    cost_on_fill: int | None = None
+    """For a resting or waiting order: the available balance taken once it has filled."""
     liquidation_price: int | None = None
     """Ticks: the position's liquidation price afterwards (None: no position or no price)."""
     position_size: int = 0
@@ -554,40 +562,56 @@ class Session:
                      if isinstance(event, e.Fill) and event.account == me)
         cost = (0 if before is None else before.available_balance) - (
             0 if after is None else after.available_balance)
-        resting = next((o for o in (() if after is None else after.orders)
-                        if o.resting and o.price is not None and o.remaining and any(
-                            isinstance(ev, e.Accepted) and ev.order_id == o.order_id
-                            for ev in events)), None)
-        if resting is not None:
-            self._fill_on_copy(venue, resting)
+        placed = [o for o in (() if after is None else after.orders) if o.remaining and any(
+            isinstance(ev, e.Accepted) and ev.order_id == o.order_id for ev in events)]
+        resting = next((o for o in placed if o.resting and o.price is not None), None)
+        waiting = next((o for o in placed if not o.resting and o.trigger_price is not None),
+                       None)
+        fill_price = cost_on_fill = None
+        if resting is not None or waiting is not None:
+            order = resting or waiting
+            assert order is not None
+            fill_price = self._fill_on_copy(venue, order)
             after = venue.view_account(me)
+            cost_on_fill = (0 if before is None else before.available_balance) - (
+                0 if after is None else after.available_balance)
         position = None if after is None else next(
             (p for p in after.positions if p.symbol == symbol), None)
         return WhatIf(ok=True, cost=cost, filled=filled, rests=resting is not None,
+                      waits=waiting is not None, fill_price=fill_price,
+                      cost_on_fill=cost_on_fill,
                       liquidation_price=None if position is None else position.liquidation_price,
                       position_size=0 if position is None else position.size)
 
-    def _fill_on_copy(self, venue, order: OrderView) -> None:  # type: ignore[no-untyped-def]
-        """On a copy of the exchange only: fill the person's resting ``order`` at its price
-        (the others' orders ahead of it on its side are cancelled, then a funded stand-in
-        takes it), so the what-if shows the liquidation price once it fills."""
-        ahead = (lambda p: p >= order.price) if order.side is Side.BUY else (
-            lambda p: p <= order.price)
+    def _fill_on_copy(self, venue, order: OrderView) -> int:  # type: ignore[no-untyped-def]
+        """On a copy of the exchange only: fill the person's ``order`` at its price, so the
+        what-if shows the liquidation price once it fills. The others' orders on the symbol
+        are cancelled; an order waiting for its trigger becomes the limit order it would be
+        (at its limit price, or at the trigger price for a market one); then a funded
+        stand-in takes it. Returns the price, ticks."""
         for account_id, account in list(venue.accounts.items()):
             if account_id == self.account_id:
                 continue
             for other in list(account.orders.values()):
-                if (other.symbol == order.symbol and other.side is order.side and other.live
-                        and other.price is not None and ahead(other.price)):
+                if other.symbol == order.symbol and other.live:
                     venue.execute(c.CancelOrder(account=account_id, order_id=other.order_id))
         instrument = self.instruments[order.symbol]
+        price = order.price if order.price is not None else order.trigger_price
+        assert price is not None
+        lots = order.remaining * instrument.lot_size
+        if not order.resting:
+            venue.execute(c.CancelOrder(account=self.account_id, order_id=order.order_id))
+            venue.execute(c.PlaceOrder(
+                account=self.account_id, symbol=order.symbol, side=order.side,
+                type=OrderType.LIMIT, qty=lots, price=price * instrument.tick_size,
+                tif=TimeInForce.GTC, reduce_only=order.reduce_only))
         stand_in = "what-if-taker"
         venue.execute(c.Deposit(account=stand_in, amount=Decimal(10) ** 9))
         venue.execute(c.PlaceOrder(
             account=stand_in, symbol=order.symbol,
             side=Side.SELL if order.side is Side.BUY else Side.BUY, type=OrderType.LIMIT,
-            qty=order.remaining * instrument.lot_size,
-            price=order.price * instrument.tick_size, tif=TimeInForce.IOC))
+            qty=lots, price=price * instrument.tick_size, tif=TimeInForce.IOC))
+        return price
 
     def day_open(self, symbol: str) -> int | None:
         """The index (ticks) 24 hours before the clock, or at the start when the session is

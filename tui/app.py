@@ -16,6 +16,7 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.timer import Timer
 from textual.widgets import Footer
 
 from engine.enums import Side
@@ -54,6 +55,8 @@ NARROW = 100
 FRAME_BUDGET = 0.04
 """Real seconds the market may take in one frame: the step bound adapts to keep under it."""
 SYMBOL_KEYS = ("XAGUSDT", "XAUUSDT", "BTCUSDT")
+PREVIEW_DELAY = 0.15
+"""Real seconds between two previews of the ticket, at most one per this."""
 CANDLE_REAL_SECONDS = 4
 """A candle should take at least this many real seconds to form: at 1x a 1m chart, at 3600x
 a 4h one, so the chart scrolls at a pace the eye follows."""
@@ -139,6 +142,10 @@ class PerpApp(App[None]):
         self._level = "ok"
         self._modes: dict[str, str] = {}
         """The margin mode set per symbol this run (the ticket's default)."""
+        self._ticket_request: OrderRequest | None = None
+        """The ticket's latest edit, not previewed yet."""
+        self._preview_timer: Timer | None = None
+        self._previewed_at = -PREVIEW_DELAY
         self.frame: Frame | None = None
         self.results: list[CommandResult] = []
         """Every command result of the person, in order (tests read it)."""
@@ -382,11 +389,26 @@ class PerpApp(App[None]):
 
     @on(TicketScreen.Changed)
     def _ticket_changed(self, message: TicketScreen.Changed) -> None:
-        r = message.request
-        preview = None if not r.qty.strip() else self.session.what_if(
+        """Preview at once after a pause in typing, else once the typing pauses: a preview
+        runs the order on a copy of the exchange (tens of ms on a full scenario), so a burst
+        of keys costs one preview per PREVIEW_DELAY, and the last edit is always previewed."""
+        self._ticket_request = message.request
+        if self._preview_timer is not None:
+            return  # the pending preview will read the latest request
+        wait = self._previewed_at + PREVIEW_DELAY - time.monotonic()
+        if wait <= 0:
+            self._preview()
+        else:
+            self._preview_timer = self.set_timer(wait, self._preview, name="preview")
+
+    def _preview(self) -> None:
+        self._preview_timer = None
+        r, self._ticket_request = self._ticket_request, None
+        if r is None or not isinstance(self.screen, TicketScreen):
+            return
+        self._previewed_at = time.monotonic()
+        self.screen.preview = None if not r.qty.strip() else self.session.what_if(
             r.symbol, r.side, r.qty, leverage=r.leverage or None, **r.place_kwargs())
-        if isinstance(self.screen, TicketScreen):
-            self.screen.preview = preview
 
     @on(TicketScreen.Submitted)
     def _ticket_submitted(self, message: TicketScreen.Submitted) -> None:

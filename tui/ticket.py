@@ -99,7 +99,8 @@ class TicketScreen(ModalScreen[None]):
             self.request = request
 
     def __init__(self, request: OrderRequest, instrument: Instrument) -> None:
-        super().__init__()
+        # the side's class from the start: adding it once mounted restyles every field
+        super().__init__(classes=f"-{request.side}")
         self.request = request
         self.instrument = instrument
 
@@ -149,14 +150,19 @@ class TicketScreen(ModalScreen[None]):
             return Text("enter a quantity", style="dim")
         if not preview.ok:
             return Text(f"would be refused: {preview.reason}: {preview.message}", style="red")
-        text = Text(f"cost {fmt.cash(preview.cost)} USDT (margin + fees + open loss)\n")
+        cost = f"cost {fmt.cash(preview.cost)} USDT"
+        if preview.cost_on_fill is not None and preview.cost_on_fill != preview.cost:
+            cost += f" now, {fmt.cash(preview.cost_on_fill)} once filled"
+        text = Text(f"{cost} (margin + fees + open loss)\n")
         if preview.liquidation_price is None:
             liq = "none (the margin covers any price)" if preview.position_size else "—"
         else:
             liq = fmt.price(self.instrument, preview.liquidation_price)
-        when = "once it fills at its price" if preview.rests else (
-            "after the fill" if preview.filled else "(not triggered yet: the position's now)")
-        text.append(f"liquidation price {liq} {when}", style="bold")
+        at = fmt.price(self.instrument, preview.fill_price)
+        when = (f"once triggered and filled at {at}" if preview.waits
+                else f"once it fills at {at}" if preview.rests
+                else "after the fill" if preview.filled else "")
+        text.append(f"liquidation price {liq} {when}".rstrip(), style="bold")
         return text
 
     def _read(self) -> OrderRequest:
