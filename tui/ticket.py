@@ -52,6 +52,13 @@ class OrderRequest:
                     post_only=self.post_only, reduce_only=self.reduce_only)
 
 
+class Flag(Checkbox, inherit_bindings=False):
+    """A ticket checkbox: space (or a click) toggles it; enter is left to submit the ticket,
+    as everywhere else on it."""
+
+    BINDINGS = [Binding("space", "toggle_button", "Toggle", show=False)]
+
+
 class TicketScreen(ModalScreen[None]):
     """The ticket for one symbol; the app answers ``Changed`` with a preview and ``Submitted``
     with the order (closing the ticket when it is accepted)."""
@@ -133,9 +140,9 @@ class TicketScreen(ModalScreen[None]):
                 yield Select([(t.value.upper(), t.value) for t in TimeInForce], value=r.tif,
                              id="tif", allow_blank=False)
                 yield Label("flags")
-                yield Checkbox("post-only", r.post_only, id="post_only")
+                yield Flag("post-only", r.post_only, id="post_only")
                 yield Label("")
-                yield Checkbox("reduce-only", r.reduce_only, id="reduce_only")
+                yield Flag("reduce-only", r.reduce_only, id="reduce_only")
             yield Static(id="preview")
 
     def on_mount(self) -> None:
