@@ -179,8 +179,13 @@ class PriceChart(Widget):
         labels = self._labels(frame, levels, low, high, height)
         text = Text(no_wrap=True, overflow="crop")
         for y, cells in enumerate(grid):
-            for glyph, style in cells:
-                text.append(glyph, style)
+            run, run_style = "", None
+            for glyph, style in cells:  # one span a run of one style, not one a cell
+                if style is not run_style and run:
+                    text.append(run, run_style)
+                    run = ""
+                run, run_style = run + glyph, style
+            text.append(run, run_style)
             label, style = labels.get(y, ("", AXIS))
             text.append(f" {label}\n", style)
         text.append(time_axis(candles[0].ts, candles[-1].ts, frame.timeframe,
