@@ -3,7 +3,8 @@
 The half-spread widens with realised volatility and the centre leans against inventory; past a
 volatility threshold the quotes go far and small, and so does the side that would add to an
 inventory past its limit (past twice the limit that side is pulled): this is what empties a
-book in a cascade. Each re-quote is one
+book in a cascade. The inventory counted is what the maker has not hedged off the venue
+(``hedge_share``). Each re-quote is one
 ``ReplaceLadder`` (unchanged levels keep their queue priority). A level that would trade
 against someone else's resting order is moved to the far side of it: quotes never cross.
 """
@@ -75,7 +76,7 @@ class MarketMaker(Agent):
         if self.pulled:
             half_bp, size = half_bp * 10, size / 4
         inventory = market.position(self.account, self.symbol) * index \
-            * instrument.cash_per_tick_lot / 10**8  # USDT, signed
+            * instrument.cash_per_tick_lot / 10**8 * (1 - p.hedge_share)  # USDT, signed
         load = inventory / p.inventory_limit  # signed: 1 is a full long inventory
         lean = max(-1.0, min(1.0, load))
         step = max(1, round(index * p.level_step_bp / 10_000))

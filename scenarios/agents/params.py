@@ -47,6 +47,11 @@ class MakerParams(_Params):
     spread, a quarter of the size); past twice this it is pulled."""
     skew: Share = 0.8
     """Share of the half-spread the centre moves per full inventory limit."""
+    hedge_share: Share = 0.0
+    """Share of its position the maker hedges off this venue (spot, another exchange), as a
+    real perp maker does: the lean and the inventory limits count only the rest. A crowd that
+    stays net long for weeks leaves an unhedged maker past its limits and that side of the
+    book empty."""
     capital: Positive = 5_000_000.0
     leverage: Annotated[int, msgspec.Meta(ge=1)] = 10
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 import pytest
 
@@ -123,6 +124,11 @@ def test_inventory_skews_past_the_limit_goes_far_and_past_twice_stops_adding() -
     buy(600_000)  # 104 000 USDT: past twice the limit
     bids, asks = mm.ladder(market, 8000)
     assert bids == () and asks
+    # hedged 80 % off the venue, the same position counts 20 800 USDT: both sides quoted at
+    # their full size, leaning
+    mm.params = msgspec.structs.replace(mm.params, hedge_share=0.8)
+    bids, asks = mm.ladder(market, 8000)
+    assert bids and bids[0][1] == flat_bids[0][1] and asks[0][0] < flat_asks[0][0]
 
 
 def test_a_maker_never_crosses_someone_elses_order() -> None:

@@ -71,7 +71,9 @@ async def test_a_20x_long_opened_on_the_evening_of_jan_29_dies_on_jan_30(tmp_pat
         await pilot.press("tab", "tab", "tab", "tab", "tab", *"20", "tab")           # leverage
         await pilot.press("space", "down", "enter", "tab", "tab", "enter")          # isolated
         await pilot.pause()
-        (position,) = session.snapshot().account.positions
+        positions = session.snapshot().account.positions
+        assert len(positions) == 1, (app.results, notes(seen, "rejected"))
+        (position,) = positions
         assert (position.size, position.leverage, position.isolated) == (100_000, 20, True)
         assert notes(seen, "fill")
         await pilot.press("space", *["plus"] * 4)       # play at 3600x
