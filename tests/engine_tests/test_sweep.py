@@ -187,9 +187,12 @@ def test_a_skipped_sweep_finds_what_a_full_one_finds(seed, monkeypatch):
         symbol = rng.choice(list(INSTRUMENTS))
         move = rng.choice(MOVES) * rng.choice([1, -1])
         marks[symbol] = max(1, round(marks[symbol] * (1 + move)))
-        if step % 40 == 39:
+        if step % 40 == 39 or step % 97 == 0:
+            # a changed account: mostly healthy (the sweep stays skipped on its own radius),
+            # now and then one that may sit near maintenance
             name = rng.choice(names)
-            accounts[name] = healthy_account(rng, name, marks)
+            accounts[name] = (healthy_account if step % 40 == 39 else random_account)(
+                rng, name, marks)
             for screen in (lazy, eager):
                 screen.dirty.add(name)
                 screen.refresh(accounts)
@@ -213,8 +216,9 @@ def test_a_skipped_sweep_finds_what_a_full_one_finds(seed, monkeypatch):
 
 
 def test_a_changed_account_or_a_move_beyond_the_radius_sweeps_again():
-    """Skipped: a small move of the symbol's own mark. Swept in full: after an account
-    changed, after another symbol's mark moved beyond the radius (its holders' cross sums
+    """Skipped: a small move of the symbol's own mark, and again after a holder was re-read
+    unchanged (its own radius holds). Swept in full: after a holder changed to near
+    maintenance, after another symbol's mark moved beyond the radius (its holders' cross sums
     count that symbol too), after the symbol's own mark moved beyond it."""
     rng = random.Random(9)
     marks = dict(ENTRY)
@@ -233,10 +237,21 @@ def test_a_changed_account_or_a_move_beyond_the_radius_sweeps_again():
     xau = nudge(marks["XAUUSDT"], 0.5)
     screen.candidates("XAUUSDT", xau)
     assert (table.mark, table.latest) == (marks["XAUUSDT"], xau), "skipped"
-    screen.dirty.add("a0")
+    holder = next(name for name in accounts if name in table.rows)
+    screen.dirty.add(holder)
+    screen.refresh(accounts)
+    xau = nudge(xau, 0.1)
+    screen.candidates("XAUUSDT", xau)
+    assert table.mark == marks["XAUUSDT"], "skipped: the holder re-read is as far from failing"
+    account = accounts[holder]
+    if account.positions["XAUUSDT"].isolated:  # its isolated margin stands behind its row
+        account.positions["XAUUSDT"].isolated_margin = 0
+    else:
+        account.wallet = 0
+    screen.dirty.add(holder)
     screen.refresh(accounts)
     screen.candidates("XAUUSDT", xau)
-    assert table.mark == xau, "an account changed"
+    assert table.mark == xau, "a holder changed to near maintenance"
     screen.candidates("BTCUSDT", nudge(marks["BTCUSDT"], 1.5))
     xau_next = nudge(xau, 0.1)
     screen.candidates("XAUUSDT", xau_next)
