@@ -15,11 +15,11 @@ maintenance (``SymbolTable.radius``, a relative move: a position's PnL and maint
 move by at most ``2 x notional x move``, and an account's notionals sum to at most its
 ``scale``). An account re-read since that sweep is no longer covered by it: the re-read works
 out the same radius for that account alone, at the marks its rows were just computed at, and
-the table keeps the smallest one per set of marks (``SymbolTable.fresh``; an older entry of
-the same account only makes the test stricter). While every mark stays within the table's
-radius of the marks of its sweep and within each fresh radius of its marks, the sweep of the
-symbol returns no candidate without re-marking its table; the table is re-marked (and every
-table behind its latest mark caught up) when a sweep does run.
+narrows the table's radius to what keeps every mark within it (a move within ``r'`` of the
+sweep's marks stays within ``r`` of the re-read's marks when ``r' x sweep <= r x reread -
+|sweep - reread|``, mark by mark). While every mark stays within that radius of the marks of
+that sweep, the sweep of the symbol returns no candidate without re-marking its table; the
+table is re-marked (and every table behind its latest mark caught up) when a sweep does run.
 
 The tables mirror the accounts. The exchange marks an account dirty whenever it changes its
 wallet or positions, and the screen re-reads dirty accounts before each sweep, so the arrays
@@ -53,8 +53,6 @@ RECOMPUTE_EVERY = 256
 """Re-marks between two rebuilds of the per-account cross sums from scratch."""
 MARK_RANGE = 16.0
 """A mark this many times above or below the one at the last rebuild forces a rebuild."""
-FRESH_LIMIT = 8
-"""Sets of marks a table keeps fresh radii for; past them its next sweep runs in full."""
 
 _ROW_ARRAYS = ("account", "qty", "cost", "isolated", "isolated_margin", "upnl", "maintenance",
                "scale", "cross", "_value", "_notional", "_delta")
@@ -102,9 +100,6 @@ class SymbolTable:
         ``anchor``) that cannot make one of this table's holders a candidate; 0 otherwise."""
         self.anchor: tuple[int | None, ...] = ()
         """Every table's ``latest`` mark at that sweep (the screen's table order)."""
-        self.fresh: dict[tuple[int | None, ...], float] = {}
-        """For the holders re-read since that sweep: the least radius of those re-read at
-        each set of marks (every table's ``mark`` then), 0.0 if one may be a candidate."""
 
     @property
     def size(self) -> int:
@@ -238,16 +233,16 @@ class MarginScreen:
         self.dirty.clear()
 
     def _note_fresh(self, account_id: str, slot: int) -> None:
-        """The radius of one re-read account in each table that holds it and still has a
-        radius of its own (module docstring): what ``candidates`` would find for its rows
-        alone, at the marks they were just computed at. O(symbols)."""
-        anchor: tuple[int | None, ...] | None = None
+        """Narrow the radius of each table that holds a re-read account (module docstring):
+        to what ``candidates`` would find for its rows alone, at the marks they were just
+        computed at, moved to the marks of the table's last sweep. O(symbols^2)."""
+        marks: list[int | None] | None = None
         for table in self.tables.values():
             row = table.rows.get(account_id)
             if row is None or table.radius <= 0.0:
                 continue
-            if anchor is None:
-                anchor = tuple(other.mark for other in self.tables.values())
+            if marks is None:
+                marks = [other.mark for other in self.tables.values()]
             if table.isolated[row]:
                 margin = float(table.isolated_margin[row])
                 slack = margin + float(table.upnl[row]) - float(table.maintenance[row])
@@ -255,11 +250,16 @@ class MarginScreen:
             else:
                 slack, scale = float(self.margin[slot]), float(self.scale[slot])
             headroom = slack - (TOLERANCE * scale + MINIMUM_SLACK)
-            radius = headroom / scale / 3.0 if headroom > 0.0 else 0.0
-            fresh = table.fresh
-            held = fresh.get(anchor)
-            if held is None or radius < held:
-                fresh[anchor] = radius
+            own = headroom / scale / 3.0 if headroom > 0.0 else 0.0
+            radius = own
+            for base, mark in zip(table.anchor, marks, strict=True):
+                if radius <= 0.0:
+                    break
+                if mark != base:
+                    radius = (0.0 if base is None or mark is None
+                              else min(radius, (own * mark - abs(mark - base)) / base))
+            if radius < table.radius:
+                table.radius = max(radius, 0.0)
 
     def resum(self, account_id: str, slot: int) -> None:
         """The cross sums of one account, exactly from its rows. O(symbols)."""
@@ -332,25 +332,14 @@ class MarginScreen:
         # headroom over scale is a move no holder can become a candidate within
         table.radius = float((headroom / scale).min()) / 3.0 if len(rows) == 0 else 0.0
         table.anchor = tuple(other.latest for other in self.tables.values())
-        table.fresh = {}
         return [table.owners[row] for row in rows]
 
     def _within(self, table: SymbolTable) -> bool:
-        """Has every mark stayed within ``table.radius`` of its mark at the table's anchor,
-        and within each fresh radius of the marks it was taken at?"""
-        fresh = table.fresh
-        if len(fresh) > FRESH_LIMIT:
-            return False
-        latest = [other.latest for other in self.tables.values()]
-        if not _near(latest, table.anchor, table.radius):
-            return False
-        return all(radius > 0.0 and _near(latest, anchor, radius)
-                   for anchor, radius in fresh.items())
-
-
-def _near(latest: list[int | None], anchor: tuple[int | None, ...], radius: float) -> bool:
-    """Is every mark in ``latest`` within ``radius`` (relative) of its ``anchor``?"""
-    for mark, base in zip(latest, anchor, strict=True):
-        if mark != base and (base is None or mark is None or abs(mark - base) >= radius * base):
-            return False
-    return True
+        """Has every mark stayed within ``table.radius`` of its mark at the table's anchor?"""
+        radius = table.radius
+        for other, anchor in zip(self.tables.values(), table.anchor, strict=True):
+            latest = other.latest
+            if latest != anchor and (anchor is None or latest is None
+                                     or abs(latest - anchor) >= radius * anchor):
+                return False
+        return True

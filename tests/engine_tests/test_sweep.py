@@ -259,3 +259,40 @@ def test_a_changed_account_or_a_move_beyond_the_radius_sweeps_again():
     beyond = nudge(xau_next, 1.5)
     screen.candidates("XAUUSDT", beyond)
     assert table.mark == beyond, "its own mark moved beyond the radius"
+
+
+def test_a_holder_reread_after_another_mark_moved_is_held_to_the_marks_of_its_reread():
+    """A holder re-read once another symbol's sweep has moved that symbol's table narrows the
+    radius of this table as measured from this table's own sweep: a mark that goes back to
+    this sweep's value is a move from the marks the holder was re-read at.
+
+    Setup: healthy holders of BTC and XAU, swept; BTC's mark rises 5 % (BTC swept in full);
+    then an account long both, a fraction of a per cent above maintenance at the new BTC mark,
+    is re-read. BTC falls back to where XAU's table was swept: the account fails, and the XAU
+    sweep at an unchanged XAU mark must name it."""
+    rng = random.Random(3)
+    marks = dict(ENTRY)
+    accounts = healthy_accounts(rng, 30, marks)
+    screen = MarginScreen(INSTRUMENTS)
+    screen.dirty.update(accounts)
+    screen.refresh(accounts)
+    for symbol in [*INSTRUMENTS, "XAUUSDT"]:  # XAU again: once every table has a mark
+        screen.candidates(symbol, marks[symbol])
+    assert screen.tables["XAUUSDT"].radius > 0
+    risen = marks | {"BTCUSDT": marks["BTCUSDT"] * 105 // 100}
+    screen.candidates("BTCUSDT", risen["BTCUSDT"])
+    edge = Account("edge")
+    for symbol, lots in (("BTCUSDT", 3_000), ("XAUUSDT", 3_000)):
+        edge.position(symbol).apply_fill(lots, risen[symbol],
+                                         INSTRUMENTS[symbol].cash_per_tick_lot)
+    health = cross_health(edge, INSTRUMENTS, risen)
+    notional = sum(abs(p.qty) * risen[s] * INSTRUMENTS[s].cash_per_tick_lot
+                   for s, p in edge.positions.items())
+    edge.wallet = health.maintenance - health.equity + notional * 3 // 1_000
+    accounts["edge"] = edge
+    screen.dirty.add("edge")
+    screen.refresh(accounts)
+    assert not failing(accounts, "XAUUSDT", risen)
+    assert "edge" in failing(accounts, "XAUUSDT", marks), "back at the old BTC mark it fails"
+    assert "edge" in screen.candidates("BTCUSDT", marks["BTCUSDT"])
+    assert "edge" in screen.candidates("XAUUSDT", marks["XAUUSDT"])
