@@ -497,9 +497,14 @@ class OrderEntry:
 
     def _settle_fill(self, account: Account, order: Order, trade_id: int, price: int, qty: int,
                      fee: int, liquidity: Liquidity, liquidated: bool = False) -> None:
-        account.refresh_order(order)  # a maker's fill shrank it or took it out of the book
-        realized = self.ledger.settle_fill(account, order.symbol,
-                                           qty if order.is_buy else -qty, price, fee, liquidated)
+        symbol = order.symbol
+        reserve = account.reserves.get(symbol)
+        if reserve is not None:  # a maker's fill shrank it or took it out of the book
+            reserve.refresh(order)
+        elif order.live:
+            account.refresh_order(order)
+        realized = self.ledger.settle_fill(account, symbol, qty if order.is_buy else -qty,
+                                           price, fee, liquidated)
         if not self.outbox.skip(e.Fill):
             self.outbox.emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
                              symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
@@ -699,9 +704,12 @@ class OrderEntry:
                 continue
             wanted: dict[int, int] = {}
             band = self.band(instrument, is_buy, mark)
+            max_qty, min_qty = instrument.max_qty, instrument.min_qty
             for price, lots in levels:
-                self._positive_ticks(instrument, price, "price")
-                self._checked_lots(instrument, lots, instrument.max_qty)
+                if type(price) is not int or price <= 0:  # the checks raise only then
+                    self._positive_ticks(instrument, price, "price")
+                if type(lots) is not int or not 0 < lots <= max_qty or lots < min_qty:
+                    self._checked_lots(instrument, lots, max_qty)
                 if price in wanted:
                     raise Refusal(RejectReason.INVALID_ORDER,
                                   f"price {instrument.format_price(price)} is listed twice")
@@ -733,25 +741,26 @@ class OrderEntry:
                               f"a quote at {instrument.format_price(price)} would trade "
                               "against the book")
         self._check_ladder_margin(account, instrument, cancel, shrink, new)
+        outbox = self.outbox
         for order in cancel:
             book.remove(order)
-            self._close(order)
-            self.outbox.cancelled(order, CancelReason.USER)
+            account.remove_order(order)  # _close
+            outbox.cancelled(order, CancelReason.USER)
         for order, lots in shrink:
             book.reduce(order, lots, filled=False)
             account.refresh_order(order)
             self._amended(order)
         for is_buy, price, lots in new:
-            order = Order(order_id=self.next_order_id, account=account.id, symbol=symbol,
-                          side=Side.BUY if is_buy else Side.SELL, type=OrderType.LIMIT,
-                          qty=lots, price=price, post_only=True)
-            self.next_order_id += 1
-            self._open(account, order)
-            if not self.outbox.skip(e.Accepted):
-                self.outbox.emit(e.Accepted, order_id=order.order_id, account=order.account,
-                                 symbol=symbol, side=order.side, type=order.type, qty=lots,
-                                 tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
-                                 price=price)
+            order_id = self.next_order_id
+            self.next_order_id = order_id + 1
+            side = Side.BUY if is_buy else Side.SELL
+            order = Order(order_id=order_id, account=account.id, symbol=symbol, side=side,
+                          type=_LIMIT, qty=lots, price=price, post_only=True)
+            account.add_order(order)  # _open
+            if not outbox.skip(e.Accepted):
+                outbox.emit(e.Accepted, order_id=order_id, account=account.id, symbol=symbol,
+                            side=side, type=_LIMIT, qty=lots, tif=order.tif, post_only=True,
+                            reduce_only=False, stp=order.stp, price=price)
             book.add(order)
             account.refresh_order(order)
 
@@ -760,6 +769,8 @@ class OrderEntry:
                        leaving: set[int]) -> bool:
         """Would a post-only quote at ``price`` meet an opposite order that stays in the book?
         The account's own quotes that the same replace cancels do not count."""
+        if not book.would_cross(is_buy, price):  # the usual quote: no walk of the levels
+            return False
         for level in book.levels(Side.SELL if is_buy else Side.BUY):
             if level.price > price if is_buy else level.price < price:
                 return False
