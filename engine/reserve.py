@@ -220,8 +220,8 @@ class SymbolReserve:
                    is_buy: bool, price: int, lots: int) -> tuple[int, int]:
         """(order margin now, order margin with ``lots`` more at ``price`` on one side):
         ``order_margin`` without and with that change, in one pass over each side. A new
-        order that opens (nothing of its side closes the position) at a price not through
-        the mark adds only its value to its side's sum, in O(1); any other order is the
+        order on a side where nothing rests, or one that opens (nothing of its side closes
+        the position) at a price not through the mark, costs O(1); any other order is the
         what-if of ``order_margin``."""
         plain = self.plain
         per_lot = instrument.cash_per_tick_lot
@@ -229,6 +229,15 @@ class SymbolReserve:
         side_close = max(0, -position_qty) if is_buy else max(0, position_qty)
         other_close = max(0, position_qty) if is_buy else max(0, -position_qty)
         other = plain[not is_buy].opening_reserve(other_close, mark, per_lot, leverage)
+        if not side.total:
+            # nothing rests on this side (an IOC taker's usual case): the order is its only
+            # level, and what opens of it is what the position does not absorb
+            opening = max(0, lots - side_close)
+            through = price - mark if is_buy else mark - price
+            after = ceil_div(opening * price * per_lot, leverage)
+            if through > 0:
+                after += opening * through * per_lot
+            return max(0, other), max(after, other)
         value, loss = side.opening_parts(side_close, mark)
         before = max(ceil_div(value * per_lot, leverage) + loss * per_lot, other)
         if side_close == 0 and (price <= mark if is_buy else price >= mark):
