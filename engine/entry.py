@@ -35,7 +35,7 @@ from engine.ledger import Ledger
 from engine.liquidator import bankruptcy_tick
 from engine.margin import (
     available_balance,
-    collateral_behind,
+    collateral,
     order_initial_margin,
     solvent_at,
 )
@@ -166,8 +166,8 @@ class OrderEntry:
         position = account.positions.get(symbol)
         held = 0 if position is None else position.qty
         if held and (held > 0) != is_buy and not solvent_at(
-                instrument, position, collateral_behind(account, symbol, self.instruments,
-                                                        self.mark)[0], price):
+                instrument, position, collateral(account, symbol, self.instruments, self.mark),
+                price):
             return False  # a close the bankruptcy price may cap (``_execute``)
         notional = price * qty * instrument.cash_per_tick_lot
         if notional < instrument.min_notional:
@@ -423,7 +423,7 @@ class OrderEntry:
         capped = False
         if position and (position > 0) != order.is_buy and not solvent_at(
                 instrument, account.positions[symbol],
-                collateral_behind(account, symbol, self.instruments, self.mark)[0], limit):
+                collateral(account, symbol, self.instruments, self.mark), limit):
             # closing through the bankruptcy price would leave the account owing money: a
             # reducing taker stops there (the liquidation waterfall handles what is left);
             # the solver runs only when the limit may reach that price
@@ -798,11 +798,17 @@ class OrderEntry:
                  for order_id, (is_buy, price, left, reduce_only) in reserve.held.items()
                  if not reduce_only and order_id not in leaving]
         after.extend(new)
+        # the reach of each side the ladder adds to: its lots and its highest price (or mark)
+        lots_of, highest = {True: 0, False: 0}, {True: mark, False: mark}
+        for is_buy, price, lots in after:
+            lots_of[is_buy] += lots
+            if price > highest[is_buy]:
+                highest[is_buy] = price
+        adds = {is_buy for is_buy, _, _ in new}
         for side in (True, False):
-            if any(is_buy == side for is_buy, _, _ in new):  # the reach of each side it adds to
-                reach = [(price, lots) for is_buy, price, lots in after if is_buy == side]
-                self._check_reach(instrument, side, position, sum(q for _, q in reach),
-                                  max(mark, *(p for p, _ in reach)), leverage)
+            if side in adds:
+                self._check_reach(instrument, side, position, lots_of[side], highest[side],
+                                  leverage)
         before = reserve.order_margin(instrument, position, mark, leverage)
         cost = order_initial_margin(instrument, after, position, mark, leverage) - before
         if cost > 0:

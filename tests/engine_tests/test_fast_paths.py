@@ -19,6 +19,7 @@ from engine import Exchange, OrderType, Side, parse_instruments
 from engine import events as ev
 from engine import unit_commands as u
 from engine.enums import StpMode, TimeInForce
+from engine.margin import collateral, collateral_behind
 
 SYMBOL = "XFAST"
 INSTRUMENTS = f"""
@@ -120,9 +121,27 @@ def test_fast_paths_match_the_general_path(seed: int, selected) -> None:
             seen[name] = seen.get(name, 0) + 1
         if step % 100 == 0:
             fast.check_invariants()
+            for account in fast.accounts.values():  # the lean solvency input, against its oracle
+                for symbol in account.positions:
+                    assert collateral(account, symbol, fast.instruments, fast.mark) == (
+                        collateral_behind(account, symbol, fast.instruments, fast.mark)[0])
     fast.check_invariants()
     # the stream reaches the refusals the fast path hands back to the general one
     if selected is None:
         for kind in ("Accepted", "Fill", "Cancelled", "insufficient_margin",
                      "price_out_of_band", "below_min_notional"):
             assert seen.get(kind, 0) > 0, (kind, seen)
+
+
+def test_collateral_is_collateral_behind_without_the_maintenance() -> None:
+    """Setup: random accounts over the default instruments, cross and isolated positions,
+    marks away from the entries: the lean solvency input equals its oracle's first half."""
+    from tests.engine_tests.test_sweep import ENTRY, INSTRUMENTS, random_account
+
+    rng = random.Random(5)
+    for n in range(300):
+        account = random_account(rng, f"r{n}", ENTRY)
+        marks = {s: max(1, int(m * rng.uniform(0.8, 1.2))) for s, m in ENTRY.items()}
+        for symbol in account.positions:
+            assert collateral(account, symbol, INSTRUMENTS, marks) == (
+                collateral_behind(account, symbol, INSTRUMENTS, marks)[0])
