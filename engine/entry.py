@@ -722,9 +722,12 @@ class OrderEntry:
                                   f"notional below the minimum "
                                   f"{format_cash(instrument.min_notional)} USDT")
                 wanted[price] = lots
-            quotes = sorted((o for o in account.orders.values()
-                             if o.symbol == symbol and o.live and o.is_buy == is_buy
-                             and not o.reduce_only), key=lambda o: o.queued)
+            # the account's plain resting orders of this side: the reserve counts exactly
+            # those (engine/reserve.py), so the account's other orders are not looked at
+            orders = account.orders
+            quotes = sorted((orders[order_id] for order_id, (buy, _, _, reduce_only)
+                             in account.reserve_on(symbol).held.items()
+                             if buy == is_buy and not reduce_only), key=lambda o: o.queued)
             for order in quotes:
                 lots = wanted.pop(order.price, None)  # type: ignore[arg-type]
                 if lots is None or lots > order.remaining:

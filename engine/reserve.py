@@ -110,11 +110,15 @@ class Ladder:
         best ``to_close`` lots have closed the position (``opening_reserve``'s two sums)."""
         if to_close >= self.total:
             return 0, 0  # all of it closes (or nothing rests)
-        if to_close == 0 and self.keys[0] >= (-mark if self.is_buy else mark):
+        is_buy, keys = self.is_buy, self.keys
+        if to_close == 0 and keys[0] >= (-mark if is_buy else mark):
             return self.value, 0  # nothing closes and the best level is not through the mark
-        sign = 1 if self.is_buy else -1
+        sign = 1 if is_buy else -1
+        held = self.lots
         value, loss = self.value, 0
-        for price, lots in self.best_first():
+        for key in keys:  # best_first, inlined: this runs on most closing orders
+            price = -key if is_buy else key
+            lots = held[price]
             through = sign * (price - mark)
             if to_close:
                 closing = min(lots, to_close)
@@ -129,12 +133,15 @@ class Ladder:
 
     def closing_loss(self, to_close: int, mark: int) -> int:
         """Loss in tick-lots against the mark of the best ``to_close`` lots (``closing_loss``)."""
-        keys = self.keys
-        if not keys or to_close == 0 or keys[0] >= (-mark if self.is_buy else mark):
+        keys, is_buy = self.keys, self.is_buy
+        if not keys or to_close == 0 or keys[0] >= (-mark if is_buy else mark):
             return 0  # the best level (and so every level) is not through the mark
-        sign = 1 if self.is_buy else -1
+        sign = 1 if is_buy else -1
+        held = self.lots
         loss = 0
-        for price, lots in self.best_first():
+        for key in keys:  # best_first, inlined
+            price = -key if is_buy else key
+            lots = held[price]
             if to_close == 0:
                 break
             through = sign * (price - mark)
