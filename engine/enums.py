@@ -19,15 +19,14 @@ class OrderType(StrEnum):
     TAKE_PROFIT_LIMIT = "take_profit_limit"
 
     # the member sets are module constants (below the class): an enum attribute read costs a
-    # metaclass lookup, and these run on every order; the two hottest compare identities, as
-    # a set lookup hashes the member through Enum.__hash__, a Python call
+    # metaclass lookup, and these run on every order
     @property
     def is_conditional(self) -> bool:
-        return self is not _LIMIT and self is not _MARKET
+        return self not in _IMMEDIATE
 
     @property
     def has_limit_price(self) -> bool:
-        return self is _LIMIT or self is _STOP_LIMIT or self is _TAKE_PROFIT_LIMIT
+        return self in _WITH_LIMIT_PRICE
 
     @property
     def is_take_profit(self) -> bool:
@@ -39,8 +38,8 @@ class OrderType(StrEnum):
         return OrderType.LIMIT if self.has_limit_price else OrderType.MARKET
 
 
-_LIMIT, _MARKET = OrderType.LIMIT, OrderType.MARKET
-_STOP_LIMIT, _TAKE_PROFIT_LIMIT = OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT
+_IMMEDIATE = frozenset((OrderType.LIMIT, OrderType.MARKET))
+_WITH_LIMIT_PRICE = frozenset((OrderType.LIMIT, OrderType.STOP_LIMIT, OrderType.TAKE_PROFIT_LIMIT))
 _TAKE_PROFIT = frozenset((OrderType.TAKE_PROFIT_MARKET, OrderType.TAKE_PROFIT_LIMIT))
 
 

@@ -195,14 +195,16 @@ class SymbolReserve:
                 return
             self._apply(old, -1)
             del self.held[order_id]
-        if new is not None:
-            self._apply(new, 1)  # type: ignore[arg-type]
+        if new is not None:  # (_apply inlined for an order that starts resting)
+            is_buy, price, lots, reduce_only = new
+            (self.reducing if reduce_only else self.plain)[is_buy].add(price, lots)
             self.held[order_id] = new  # type: ignore[assignment]
 
     def drop(self, order_id: int) -> None:
         old = self.held.pop(order_id, None)
-        if old is not None:
-            self._apply(old, -1)
+        if old is not None:  # (_apply inlined: every order that leaves a book comes here)
+            is_buy, price, lots, reduce_only = old
+            (self.reducing if reduce_only else self.plain)[is_buy].add(price, -lots)
 
     def order_margin(self, instrument: Instrument, position_qty: int, mark: int, leverage: int,
                      changes: Iterable[Change] = ()) -> int:

@@ -201,6 +201,8 @@ class MarginScreen:
 
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
         self.tables = {symbol: SymbolTable(i, screen=self) for symbol, i in instruments.items()}
+        self._order = list(self.tables.values())
+        """The tables in the order of every anchor (read on every sweep)."""
         self.index: dict[str, int] = {}
         self.wallet = np.zeros(64)
         self.margin = np.zeros(64)
@@ -337,7 +339,7 @@ class MarginScreen:
     def _within(self, table: SymbolTable) -> bool:
         """Has every mark stayed within ``table.radius`` of its mark at the table's anchor?"""
         radius = table.radius
-        for other, anchor in zip(self.tables.values(), table.anchor, strict=True):
+        for other, anchor in zip(self._order, table.anchor, strict=True):
             latest = other.latest
             if latest != anchor and (anchor is None or latest is None
                                      or abs(latest - anchor) >= radius * anchor):
