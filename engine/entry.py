@@ -35,15 +35,19 @@ from engine.ledger import Ledger
 from engine.liquidator import bankruptcy_tick
 from engine.margin import (
     available_balance,
-    collateral_behind,
+    collateral,
     order_initial_margin,
     solvent_at,
 )
 from engine.matching import fillable, match
 from engine.outbox import Outbox
 from engine.refusals import Refusal
+from engine.reserve import EMPTY
 from engine.triggers import TriggerBook, is_triggered
 from engine.units import RATE_SCALE, ceil_div, format_cash, mul_rate_up
+
+_LIMIT, _GTC, _IOC, _BUY = OrderType.LIMIT, TimeInForce.GTC, TimeInForce.IOC, Side.BUY
+"""Bound once: an enum member read through its class costs a metaclass lookup."""
 
 
 class OrderEntry:
@@ -116,6 +120,8 @@ class OrderEntry:
         self._submit(account, instrument, cmd, qty, price, trigger)
 
     def place_units(self, cmd: u.PlaceOrder) -> None:
+        if self._place_quiet_limit(cmd):
+            return
         account = self._account(cmd.account)
         instrument = self._instrument(cmd.symbol)
         kind = cmd.type
@@ -124,6 +130,88 @@ class OrderEntry:
         price = self._order_price(instrument, kind, cmd.price, self._positive_ticks)
         trigger = self._order_trigger(instrument, kind, cmd.trigger_price, self._positive_ticks)
         self._submit(account, instrument, cmd, qty, price, trigger)
+
+    def _place_quiet_limit(self, cmd: u.PlaceOrder) -> bool:
+        """The most common order, placed without the general machinery: a GTC or IOC limit in
+        engine units, neither post-only nor reduce-only, that does not reach the other side of
+        the book (it cannot trade: it rests, or an IOC expires) and that the bankruptcy cap
+        cannot touch. It runs the checks of ``place_units`` and ``refusal`` with the same
+        arithmetic and changes the state and emits the events ``_submit`` would. On the first
+        check that would refuse, and for any other order, nothing has changed and it returns
+        False: the general path then places it, or words the refusal. O(1) plus the running
+        totals' cost (engine/reserve.py)."""
+        if (cmd.type is not _LIMIT or cmd.post_only or cmd.reduce_only
+                or cmd.trigger_price is not None):
+            return False
+        tif = cmd.tif
+        if tif is not _GTC and tif is not _IOC:
+            return False
+        account = self.ledger.accounts.get(cmd.account)
+        symbol = cmd.symbol
+        instrument = self.instruments.get(symbol)
+        if account is None or instrument is None:
+            return False
+        qty, price, client_id = cmd.qty, cmd.price, cmd.client_id
+        if (type(qty) is not int or not 0 < qty <= instrument.max_qty
+                or qty < instrument.min_qty or type(price) is not int or price <= 0
+                or (client_id is not None and client_id in account.client_ids)):
+            return False
+        mark = self.mark[symbol]
+        if mark is None:
+            return False
+        is_buy = cmd.side is _BUY
+        book = self.books[symbol]
+        if book.would_cross(is_buy, price):
+            return False
+        position = account.positions.get(symbol)
+        held = 0 if position is None else position.qty
+        if held and (held > 0) != is_buy and not solvent_at(
+                instrument, position, collateral(account, symbol, self.instruments, self.mark),
+                price):
+            return False  # a close the bankruptcy price may cap (``_execute``)
+        notional = price * qty * instrument.cash_per_tick_lot
+        if notional < instrument.min_notional:
+            return False
+        band = self.band(instrument, is_buy, mark)
+        if price > band if is_buy else price < band:
+            return False
+        leverage = account.leverage.get(symbol, instrument.default_leverage)
+        reserve = account.reserves.get(symbol, EMPTY)
+        ladder = reserve.plain[is_buy]
+        highest = ladder.highest()
+        worst = max(price, mark) if highest is None else max(price, mark, highest)
+        exposure = (held if is_buy else -held) + qty + ladder.total
+        if exposure > 0 and instrument.max_leverage_for(
+                instrument.notional(worst, exposure)) < leverage:
+            return False
+        before, after = reserve.order_cost(instrument, held, mark, leverage, is_buy, price, qty)
+        cost = after - before
+        if cost > 0:
+            cost += mul_rate_up(notional, instrument.taker_fee)
+            if cost > available_balance(account, self.instruments, self.mark, symbol, before):
+                return False
+        # accepted: what _submit, _open and _execute do for an order that cannot trade
+        order_id = self.next_order_id
+        self.next_order_id = order_id + 1
+        outbox = self.outbox
+        if not outbox.skip(e.Accepted):
+            outbox.emit(e.Accepted, order_id=order_id, account=account.id, symbol=symbol,
+                        side=cmd.side, type=_LIMIT, qty=qty, tif=tif, post_only=False,
+                        reduce_only=False, stp=cmd.stp, price=price, trigger_price=None,
+                        trigger_by=None, client_id=client_id)
+        if tif is _IOC:
+            # opened and closed at once: the account's orders and totals end as they were
+            if not outbox.skip(e.Cancelled):
+                outbox.emit(e.Cancelled, order_id=order_id, account=account.id, symbol=symbol,
+                            reason=CancelReason.IOC_REMAINDER, remaining=qty,
+                            client_id=client_id)
+            return True
+        order = Order(order_id=order_id, account=account.id, symbol=symbol, side=cmd.side,
+                      type=_LIMIT, qty=qty, price=price, client_id=client_id, stp=cmd.stp)
+        account.add_order(order)
+        book.add(order)
+        account.refresh_order(order)
+        return True
 
     @staticmethod
     def _order_price(instrument: Instrument, kind: OrderType, given: Any,
@@ -335,7 +423,7 @@ class OrderEntry:
         capped = False
         if position and (position > 0) != order.is_buy and not solvent_at(
                 instrument, account.positions[symbol],
-                collateral_behind(account, symbol, self.instruments, self.mark)[0], limit):
+                collateral(account, symbol, self.instruments, self.mark), limit):
             # closing through the bankruptcy price would leave the account owing money: a
             # reducing taker stops there (the liquidation waterfall handles what is left);
             # the solver runs only when the limit may reach that price
@@ -409,9 +497,14 @@ class OrderEntry:
 
     def _settle_fill(self, account: Account, order: Order, trade_id: int, price: int, qty: int,
                      fee: int, liquidity: Liquidity, liquidated: bool = False) -> None:
-        account.refresh_order(order)  # a maker's fill shrank it or took it out of the book
-        realized = self.ledger.settle_fill(account, order.symbol,
-                                           qty if order.is_buy else -qty, price, fee, liquidated)
+        symbol = order.symbol
+        reserve = account.reserves.get(symbol)
+        if reserve is not None:  # a maker's fill shrank it or took it out of the book
+            reserve.refresh(order)
+        elif order.live:
+            account.refresh_order(order)
+        realized = self.ledger.settle_fill(account, symbol, qty if order.is_buy else -qty,
+                                           price, fee, liquidated)
         if not self.outbox.skip(e.Fill):
             self.outbox.emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
                              symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
@@ -611,9 +704,12 @@ class OrderEntry:
                 continue
             wanted: dict[int, int] = {}
             band = self.band(instrument, is_buy, mark)
+            max_qty, min_qty = instrument.max_qty, instrument.min_qty
             for price, lots in levels:
-                self._positive_ticks(instrument, price, "price")
-                self._checked_lots(instrument, lots, instrument.max_qty)
+                if type(price) is not int or price <= 0:  # the checks raise only then
+                    self._positive_ticks(instrument, price, "price")
+                if type(lots) is not int or not 0 < lots <= max_qty or lots < min_qty:
+                    self._checked_lots(instrument, lots, max_qty)
                 if price in wanted:
                     raise Refusal(RejectReason.INVALID_ORDER,
                                   f"price {instrument.format_price(price)} is listed twice")
@@ -626,9 +722,12 @@ class OrderEntry:
                                   f"notional below the minimum "
                                   f"{format_cash(instrument.min_notional)} USDT")
                 wanted[price] = lots
-            quotes = sorted((o for o in account.orders.values()
-                             if o.symbol == symbol and o.live and o.is_buy == is_buy
-                             and not o.reduce_only), key=lambda o: o.queued)
+            # the account's plain resting orders of this side: the reserve counts exactly
+            # those (engine/reserve.py), so the account's other orders are not looked at
+            orders = account.orders
+            quotes = sorted((orders[order_id] for order_id, (buy, _, _, reduce_only)
+                             in account.reserve_on(symbol).held.items()
+                             if buy == is_buy and not reduce_only), key=lambda o: o.queued)
             for order in quotes:
                 lots = wanted.pop(order.price, None)  # type: ignore[arg-type]
                 if lots is None or lots > order.remaining:
@@ -645,25 +744,26 @@ class OrderEntry:
                               f"a quote at {instrument.format_price(price)} would trade "
                               "against the book")
         self._check_ladder_margin(account, instrument, cancel, shrink, new)
+        outbox = self.outbox
         for order in cancel:
             book.remove(order)
-            self._close(order)
-            self.outbox.cancelled(order, CancelReason.USER)
+            account.remove_order(order)  # _close
+            outbox.cancelled(order, CancelReason.USER)
         for order, lots in shrink:
             book.reduce(order, lots, filled=False)
             account.refresh_order(order)
             self._amended(order)
         for is_buy, price, lots in new:
-            order = Order(order_id=self.next_order_id, account=account.id, symbol=symbol,
-                          side=Side.BUY if is_buy else Side.SELL, type=OrderType.LIMIT,
-                          qty=lots, price=price, post_only=True)
-            self.next_order_id += 1
-            self._open(account, order)
-            if not self.outbox.skip(e.Accepted):
-                self.outbox.emit(e.Accepted, order_id=order.order_id, account=order.account,
-                                 symbol=symbol, side=order.side, type=order.type, qty=lots,
-                                 tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
-                                 price=price)
+            order_id = self.next_order_id
+            self.next_order_id = order_id + 1
+            side = Side.BUY if is_buy else Side.SELL
+            order = Order(order_id=order_id, account=account.id, symbol=symbol, side=side,
+                          type=_LIMIT, qty=lots, price=price, post_only=True)
+            account.add_order(order)  # _open
+            if not outbox.skip(e.Accepted):
+                outbox.emit(e.Accepted, order_id=order_id, account=account.id, symbol=symbol,
+                            side=side, type=_LIMIT, qty=lots, tif=order.tif, post_only=True,
+                            reduce_only=False, stp=order.stp, price=price)
             book.add(order)
             account.refresh_order(order)
 
@@ -672,6 +772,8 @@ class OrderEntry:
                        leaving: set[int]) -> bool:
         """Would a post-only quote at ``price`` meet an opposite order that stays in the book?
         The account's own quotes that the same replace cancels do not count."""
+        if not book.would_cross(is_buy, price):  # the usual quote: no walk of the levels
+            return False
         for level in book.levels(Side.SELL if is_buy else Side.BUY):
             if level.price > price if is_buy else level.price < price:
                 return False
@@ -699,11 +801,17 @@ class OrderEntry:
                  for order_id, (is_buy, price, left, reduce_only) in reserve.held.items()
                  if not reduce_only and order_id not in leaving]
         after.extend(new)
+        # the reach of each side the ladder adds to: its lots and its highest price (or mark)
+        lots_of, highest = {True: 0, False: 0}, {True: mark, False: mark}
+        for is_buy, price, lots in after:
+            lots_of[is_buy] += lots
+            if price > highest[is_buy]:
+                highest[is_buy] = price
+        adds = {is_buy for is_buy, _, _ in new}
         for side in (True, False):
-            if any(is_buy == side for is_buy, _, _ in new):  # the reach of each side it adds to
-                reach = [(price, lots) for is_buy, price, lots in after if is_buy == side]
-                self._check_reach(instrument, side, position, sum(q for _, q in reach),
-                                  max(mark, *(p for p, _ in reach)), leverage)
+            if side in adds:
+                self._check_reach(instrument, side, position, lots_of[side], highest[side],
+                                  leverage)
         before = reserve.order_margin(instrument, position, mark, leverage)
         cost = order_initial_margin(instrument, after, position, mark, leverage) - before
         if cost > 0:

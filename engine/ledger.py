@@ -112,6 +112,25 @@ class Ledger:
                     liquidated: bool = False) -> int:
         """One side of a trade: the position moves, the fee is paid; returns the realized PnL.
         ``liquidated``: the account is being liquidated (see ``move_position``)."""
+        position = account.positions.get(symbol)
+        if position is not None and not position.isolated:
+            # a cross position (the common fill): move_position and charge_fee in one pass,
+            # with the same writes; ``liquidated`` only matters to an isolated one
+            self.writes += 2
+            if account is not self.insurance:
+                self.screen.dirty.add(account.id)
+                self.moved.add(account.id)
+            before = position.qty
+            realized = position.apply_fill(signed_qty, price,
+                                           self.instruments[symbol].cash_per_tick_lot)
+            after = position.qty
+            if before > 0 or after > 0:
+                self.open_interest[symbol] += max(0, after) - max(0, before)
+            account.realized_pnl += realized
+            account.wallet += realized - fee
+            account.fees_paid += fee
+            self.fee_income += fee
+            return realized
         realized = self.move_position(account, symbol, signed_qty, price, liquidated)
         self.charge_fee(account, fee)
         position = account.positions[symbol]

@@ -42,7 +42,7 @@ from engine.enums import (
 )
 from engine.margin import (
     Health,
-    collateral_behind,
+    collateral,
     cross_health,
     isolated_health,
     maintenance_margin,
@@ -77,8 +77,8 @@ def bankruptcy_tick(instruments: Mapping[str, Instrument], marks: Mapping[str, i
     """The bankruptcy price on the tick that leaves the account no deficit: up for a long,
     down for a short (PERP-MECHANICS.md E13). At least one tick."""
     position = account.positions[symbol]
-    collateral, _ = collateral_behind(account, symbol, instruments, marks)
-    price = solve_price(instruments[symbol], position, collateral, 0, False)
+    price = solve_price(instruments[symbol], position,
+                        collateral(account, symbol, instruments, marks), 0, False)
     if price is None:
         # a long: the collateral covers the whole cost, any price is solvent. A short: no
         # price is, the rest of the account lost more than this position is worth; the

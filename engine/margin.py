@@ -234,6 +234,22 @@ def collateral_behind(account: Account, symbol: str, instruments: Mapping[str, I
     return collateral, others_mm
 
 
+def collateral(account: Account, symbol: str, instruments: Mapping[str, Instrument],
+               marks: Mapping[str, int | None]) -> int:
+    """``collateral_behind(...)[0]`` alone (the solvency test of a close needs no maintenance
+    margin): the isolated margin, or the wallet plus the other cross positions' PnL."""
+    position = account.positions[symbol]
+    if position.isolated:
+        return position.isolated_margin
+    total = account.wallet
+    for other, held in account.positions.items():
+        if other != symbol and held.qty and not held.isolated:
+            mark = marks[other]
+            assert mark is not None
+            total += held.unrealized_pnl(mark, instruments[other].cash_per_tick_lot)
+    return total
+
+
 def solvent_at(instrument: Instrument, position: Position, collateral: int, limit: int) -> bool:
     """Would closing all of ``position`` at ``limit`` ticks leave its collateral at or above
     zero? Then the bankruptcy price (``solve_price``, rounded to the solvent tick) is not

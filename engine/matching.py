@@ -101,14 +101,17 @@ def fillable(book: OrderBook, is_buy: bool, limit: int, qty: int, account: str,
     fillable, worst = 0, None
     closed: dict[str, int] = {}
     for level in levels:
-        if fillable >= qty or not crosses(is_buy, limit, level.price):
+        price = level.price
+        if fillable >= qty or (price > limit if is_buy else price < limit):  # not crosses()
             break
-        for maker in level.live_orders():
+        for maker in level.orders:
+            if not maker.live:  # level.live_orders(), inlined: this runs on every market order
+                continue
             if maker.account == account:
-                if stp is StpMode.EXPIRE_MAKER:
+                if stp is _EXPIRE_MAKER:
                     continue
                 return min(fillable, qty), worst
-            size = maker.remaining
+            size = maker.qty - maker.filled
             if maker.reduce_only:
                 size = min(size, max(0, position_size(maker.account)
                                      - closed.get(maker.account, 0)))
@@ -117,7 +120,7 @@ def fillable(book: OrderBook, is_buy: bool, limit: int, qty: int, account: str,
             size = min(size, qty - fillable)
             closed[maker.account] = closed.get(maker.account, 0) + size
             fillable += size
-            worst = level.price
+            worst = price
             if fillable >= qty:
                 break
     return min(fillable, qty), worst

@@ -196,9 +196,11 @@ class Pricing:
         self.mark[symbol] = mark
         index = self.index[symbol]
         assert index is not None
-        self.outbox.emit(e.Mark, symbol=symbol, index=index, mark=mark, last=self.last[symbol],
-                         funding_rate=self.predicted_funding_rate(symbol),
-                         next_funding=self.next_funding(symbol))
+        if not self.outbox.skip(e.Mark):  # a skipped event's fields are not worked out
+            self.outbox.emit(e.Mark, symbol=symbol, index=index, mark=mark,
+                             last=self.last[symbol],
+                             funding_rate=self.predicted_funding_rate(symbol),
+                             next_funding=self.next_funding(symbol))
         self.on_mark_change(symbol)
         self._swept_at[symbol] = self.ledger.writes
 

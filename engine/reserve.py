@@ -110,11 +110,15 @@ class Ladder:
         best ``to_close`` lots have closed the position (``opening_reserve``'s two sums)."""
         if to_close >= self.total:
             return 0, 0  # all of it closes (or nothing rests)
-        if to_close == 0 and self.keys[0] >= (-mark if self.is_buy else mark):
+        is_buy, keys = self.is_buy, self.keys
+        if to_close == 0 and keys[0] >= (-mark if is_buy else mark):
             return self.value, 0  # nothing closes and the best level is not through the mark
-        sign = 1 if self.is_buy else -1
+        sign = 1 if is_buy else -1
+        held = self.lots
         value, loss = self.value, 0
-        for price, lots in self.best_first():
+        for key in keys:  # best_first, inlined: this runs on most closing orders
+            price = -key if is_buy else key
+            lots = held[price]
             through = sign * (price - mark)
             if to_close:
                 closing = min(lots, to_close)
@@ -129,12 +133,15 @@ class Ladder:
 
     def closing_loss(self, to_close: int, mark: int) -> int:
         """Loss in tick-lots against the mark of the best ``to_close`` lots (``closing_loss``)."""
-        keys = self.keys
-        if not keys or to_close == 0 or keys[0] >= (-mark if self.is_buy else mark):
+        keys, is_buy = self.keys, self.is_buy
+        if not keys or to_close == 0 or keys[0] >= (-mark if is_buy else mark):
             return 0  # the best level (and so every level) is not through the mark
-        sign = 1 if self.is_buy else -1
+        sign = 1 if is_buy else -1
+        held = self.lots
         loss = 0
-        for price, lots in self.best_first():
+        for key in keys:  # best_first, inlined
+            price = -key if is_buy else key
+            lots = held[price]
             if to_close == 0:
                 break
             through = sign * (price - mark)
@@ -188,14 +195,16 @@ class SymbolReserve:
                 return
             self._apply(old, -1)
             del self.held[order_id]
-        if new is not None:
-            self._apply(new, 1)  # type: ignore[arg-type]
+        if new is not None:  # (_apply inlined for an order that starts resting)
+            is_buy, price, lots, reduce_only = new
+            (self.reducing if reduce_only else self.plain)[is_buy].add(price, lots)
             self.held[order_id] = new  # type: ignore[assignment]
 
     def drop(self, order_id: int) -> None:
         old = self.held.pop(order_id, None)
-        if old is not None:
-            self._apply(old, -1)
+        if old is not None:  # (_apply inlined: every order that leaves a book comes here)
+            is_buy, price, lots, reduce_only = old
+            (self.reducing if reduce_only else self.plain)[is_buy].add(price, -lots)
 
     def order_margin(self, instrument: Instrument, position_qty: int, mark: int, leverage: int,
                      changes: Iterable[Change] = ()) -> int:
@@ -220,8 +229,8 @@ class SymbolReserve:
                    is_buy: bool, price: int, lots: int) -> tuple[int, int]:
         """(order margin now, order margin with ``lots`` more at ``price`` on one side):
         ``order_margin`` without and with that change, in one pass over each side. A new
-        order that opens (nothing of its side closes the position) at a price not through
-        the mark adds only its value to its side's sum, in O(1); any other order is the
+        order on a side where nothing rests, or one that opens (nothing of its side closes
+        the position) at a price not through the mark, costs O(1); any other order is the
         what-if of ``order_margin``."""
         plain = self.plain
         per_lot = instrument.cash_per_tick_lot
@@ -229,6 +238,15 @@ class SymbolReserve:
         side_close = max(0, -position_qty) if is_buy else max(0, position_qty)
         other_close = max(0, position_qty) if is_buy else max(0, -position_qty)
         other = plain[not is_buy].opening_reserve(other_close, mark, per_lot, leverage)
+        if not side.total:
+            # nothing rests on this side (an IOC taker's usual case): the order is its only
+            # level, and what opens of it is what the position does not absorb
+            opening = max(0, lots - side_close)
+            through = price - mark if is_buy else mark - price
+            after = ceil_div(opening * price * per_lot, leverage)
+            if through > 0:
+                after += opening * through * per_lot
+            return max(0, other), max(after, other)
         value, loss = side.opening_parts(side_close, mark)
         before = max(ceil_div(value * per_lot, leverage) + loss * per_lot, other)
         if side_close == 0 and (price <= mark if is_buy else price >= mark):

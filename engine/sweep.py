@@ -13,8 +13,12 @@ Between two mark moves that nothing else separates, most sweeps find nothing: a 
 symbol also records how far every mark may move before any of its holders could come near
 maintenance (``SymbolTable.radius``, a relative move: a position's PnL and maintenance margin
 move by at most ``2 x notional x move``, and an account's notionals sum to at most its
-``scale``). While no account has changed and every mark stays within that radius of the marks
-of that sweep, the sweep of the symbol returns no candidate without re-marking its table; the
+``scale``). An account re-read since that sweep is no longer covered by it: the re-read works
+out the same radius for that account alone, at the marks its rows were just computed at, and
+narrows the table's radius to what keeps every mark within it (a move within ``r'`` of the
+sweep's marks stays within ``r`` of the re-read's marks when ``r' x sweep <= r x reread -
+|sweep - reread|``, mark by mark). While every mark stays within that radius of the marks of
+that sweep, the sweep of the symbol returns no candidate without re-marking its table; the
 table is re-marked (and every table behind its latest mark caught up) when a sweep does run.
 
 The tables mirror the accounts. The exchange marks an account dirty whenever it changes its
@@ -94,10 +98,8 @@ class SymbolTable:
         self.radius = 0.0
         """After a full sweep that found no candidate: the relative move of every mark (from
         ``anchor``) that cannot make one of this table's holders a candidate; 0 otherwise."""
-        self.anchor: list[int | None] = []
+        self.anchor: tuple[int | None, ...] = ()
         """Every table's ``latest`` mark at that sweep (the screen's table order)."""
-        self.anchor_version = -1
-        """The screen's ``version`` at that sweep: any account change since voids the radius."""
 
     @property
     def size(self) -> int:
@@ -199,6 +201,8 @@ class MarginScreen:
 
     def __init__(self, instruments: Mapping[str, Instrument]) -> None:
         self.tables = {symbol: SymbolTable(i, screen=self) for symbol, i in instruments.items()}
+        self._order = list(self.tables.values())
+        """The tables in the order of every anchor (read on every sweep)."""
         self.index: dict[str, int] = {}
         self.wallet = np.zeros(64)
         self.margin = np.zeros(64)
@@ -206,13 +210,9 @@ class MarginScreen:
         self.dirty: set[str] = set()
         self.remarks = 0
         """Re-marks since the last rebuild of the sums from scratch."""
-        self.version = 0
-        """Counts the refreshes that re-read an account: a sweep's radius holds within one."""
 
     def refresh(self, accounts: Mapping[str, Account]) -> None:
         """Re-read the accounts changed since the last sweep. O(changed accounts)."""
-        if self.dirty:
-            self.version += 1
         for account_id in self.dirty:
             account = accounts[account_id]
             slot = self.index.get(account_id)
@@ -231,7 +231,37 @@ class MarginScreen:
                     table.put(account_id, slot, position.qty, position.cost, position.isolated,
                               position.isolated_margin)
             self.resum(account_id, slot)
+            self._note_fresh(account_id, slot)
         self.dirty.clear()
+
+    def _note_fresh(self, account_id: str, slot: int) -> None:
+        """Narrow the radius of each table that holds a re-read account (module docstring):
+        to what ``candidates`` would find for its rows alone, at the marks they were just
+        computed at, moved to the marks of the table's last sweep. O(symbols^2)."""
+        marks: list[int | None] | None = None
+        for table in self.tables.values():
+            row = table.rows.get(account_id)
+            if row is None or table.radius <= 0.0:
+                continue
+            if marks is None:
+                marks = [other.mark for other in self.tables.values()]
+            if table.isolated[row]:
+                margin = float(table.isolated_margin[row])
+                slack = margin + float(table.upnl[row]) - float(table.maintenance[row])
+                scale = float(table.scale[row]) + abs(margin)
+            else:
+                slack, scale = float(self.margin[slot]), float(self.scale[slot])
+            headroom = slack - (TOLERANCE * scale + MINIMUM_SLACK)
+            own = headroom / scale / 3.0 if headroom > 0.0 else 0.0
+            radius = own
+            for base, mark in zip(table.anchor, marks, strict=True):
+                if radius <= 0.0:
+                    break
+                if mark != base:
+                    radius = (0.0 if base is None or mark is None
+                              else min(radius, (own * mark - abs(mark - base)) / base))
+            if radius < table.radius:
+                table.radius = max(radius, 0.0)
 
     def resum(self, account_id: str, slot: int) -> None:
         """The cross sums of one account, exactly from its rows. O(symbols)."""
@@ -281,7 +311,7 @@ class MarginScreen:
         if table.size == 0:
             table.remark(mark)
             return []
-        if table.radius > 0.0 and table.anchor_version == self.version and self._within(table):
+        if table.radius > 0.0 and self._within(table):
             return []
         for other in self.tables.values():  # the sums count every table at its latest mark
             if other.mark != other.latest and other.latest is not None:
@@ -303,14 +333,13 @@ class MarginScreen:
         # a move of m (relative) costs a holder at most 2 m of its scale: a third of the least
         # headroom over scale is a move no holder can become a candidate within
         table.radius = float((headroom / scale).min()) / 3.0 if len(rows) == 0 else 0.0
-        table.anchor = [other.latest for other in self.tables.values()]
-        table.anchor_version = self.version
+        table.anchor = tuple(other.latest for other in self.tables.values())
         return [table.owners[row] for row in rows]
 
     def _within(self, table: SymbolTable) -> bool:
         """Has every mark stayed within ``table.radius`` of its mark at the table's anchor?"""
         radius = table.radius
-        for other, anchor in zip(self.tables.values(), table.anchor, strict=True):
+        for other, anchor in zip(self._order, table.anchor, strict=True):
             latest = other.latest
             if latest != anchor and (anchor is None or latest is None
                                      or abs(latest - anchor) >= radius * anchor):

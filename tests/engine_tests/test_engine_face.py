@@ -206,6 +206,32 @@ def test_ladder_replace_keeps_priority_of_unchanged_and_smaller_levels():
     ex.check_invariants()
 
 
+def test_ladder_replace_leaves_reduce_only_and_waiting_orders_alone():
+    """Setup: the maker holds a short, a resting reduce-only bid that closes part of it, a
+    stop waiting for its trigger and a ladder. A replace of the bids rewrites the ladder's
+    quotes only: the reduce-only bid and the stop are neither cancelled nor counted as
+    quotes."""
+    ex = started()
+    ex.execute(u.ReplaceLadder(account="mm", symbol="XAGUSDT", bids=((7840, 10 * OZ),),
+                               asks=((7860, 5 * OZ),)))
+    ex.execute(u.PlaceOrder(account="t", symbol="XAGUSDT", side=Side.BUY,
+                            type=OrderType.LIMIT, qty=5 * OZ, price=7860))  # takes the ask
+    assert ex.accounts["mm"].position_qty("XAGUSDT") == -5 * OZ, "mm is short"
+    [close] = [ev for ev in ex.execute(u.PlaceOrder(
+        account="mm", symbol="XAGUSDT", side=Side.BUY, type=OrderType.LIMIT, qty=2 * OZ,
+        price=7841, reduce_only=True)) if isinstance(ev, e.Accepted)]
+    [stop] = [ev for ev in ex.execute(u.PlaceOrder(
+        account="mm", symbol="XAGUSDT", side=Side.BUY, type=OrderType.STOP_MARKET,
+        qty=1 * OZ, trigger_price=8000, reduce_only=True)) if isinstance(ev, e.Accepted)]
+    events = ex.execute(u.ReplaceLadder(account="mm", symbol="XAGUSDT",
+                                        bids=((7841, 10 * OZ), (7838, 10 * OZ))))
+    touched = {ev.order_id for ev in events if hasattr(ev, "order_id")}
+    assert close.order_id not in touched and stop.order_id not in touched, events
+    assert close.order_id in ex.books["XAGUSDT"].orders
+    assert sorted(p for _, p, _ in quotes(ex, "mm").values()) == [7838, 7841, 7841]
+    ex.check_invariants()
+
+
 def test_ladder_replace_that_would_trade_or_overspend_changes_nothing():
     ex = started()
     ex.execute(u.PlaceOrder(account="mm", symbol="XAGUSDT", side=Side.SELL,

@@ -187,9 +187,12 @@ def test_a_skipped_sweep_finds_what_a_full_one_finds(seed, monkeypatch):
         symbol = rng.choice(list(INSTRUMENTS))
         move = rng.choice(MOVES) * rng.choice([1, -1])
         marks[symbol] = max(1, round(marks[symbol] * (1 + move)))
-        if step % 40 == 39:
+        if step % 40 == 39 or step % 97 == 0:
+            # a changed account: mostly healthy (the sweep stays skipped on its own radius),
+            # now and then one that may sit near maintenance
             name = rng.choice(names)
-            accounts[name] = healthy_account(rng, name, marks)
+            accounts[name] = (healthy_account if step % 40 == 39 else random_account)(
+                rng, name, marks)
             for screen in (lazy, eager):
                 screen.dirty.add(name)
                 screen.refresh(accounts)
@@ -213,8 +216,9 @@ def test_a_skipped_sweep_finds_what_a_full_one_finds(seed, monkeypatch):
 
 
 def test_a_changed_account_or_a_move_beyond_the_radius_sweeps_again():
-    """Skipped: a small move of the symbol's own mark. Swept in full: after an account
-    changed, after another symbol's mark moved beyond the radius (its holders' cross sums
+    """Skipped: a small move of the symbol's own mark, and again after a holder was re-read
+    unchanged (its own radius holds). Swept in full: after a holder changed to near
+    maintenance, after another symbol's mark moved beyond the radius (its holders' cross sums
     count that symbol too), after the symbol's own mark moved beyond it."""
     rng = random.Random(9)
     marks = dict(ENTRY)
@@ -233,10 +237,21 @@ def test_a_changed_account_or_a_move_beyond_the_radius_sweeps_again():
     xau = nudge(marks["XAUUSDT"], 0.5)
     screen.candidates("XAUUSDT", xau)
     assert (table.mark, table.latest) == (marks["XAUUSDT"], xau), "skipped"
-    screen.dirty.add("a0")
+    holder = next(name for name in accounts if name in table.rows)
+    screen.dirty.add(holder)
+    screen.refresh(accounts)
+    xau = nudge(xau, 0.1)
+    screen.candidates("XAUUSDT", xau)
+    assert table.mark == marks["XAUUSDT"], "skipped: the holder re-read is as far from failing"
+    account = accounts[holder]
+    if account.positions["XAUUSDT"].isolated:  # its isolated margin stands behind its row
+        account.positions["XAUUSDT"].isolated_margin = 0
+    else:
+        account.wallet = 0
+    screen.dirty.add(holder)
     screen.refresh(accounts)
     screen.candidates("XAUUSDT", xau)
-    assert table.mark == xau, "an account changed"
+    assert table.mark == xau, "a holder changed to near maintenance"
     screen.candidates("BTCUSDT", nudge(marks["BTCUSDT"], 1.5))
     xau_next = nudge(xau, 0.1)
     screen.candidates("XAUUSDT", xau_next)
@@ -244,3 +259,40 @@ def test_a_changed_account_or_a_move_beyond_the_radius_sweeps_again():
     beyond = nudge(xau_next, 1.5)
     screen.candidates("XAUUSDT", beyond)
     assert table.mark == beyond, "its own mark moved beyond the radius"
+
+
+def test_a_holder_reread_after_another_mark_moved_is_held_to_the_marks_of_its_reread():
+    """A holder re-read once another symbol's sweep has moved that symbol's table narrows the
+    radius of this table as measured from this table's own sweep: a mark that goes back to
+    this sweep's value is a move from the marks the holder was re-read at.
+
+    Setup: healthy holders of BTC and XAU, swept; BTC's mark rises 5 % (BTC swept in full);
+    then an account long both, a fraction of a per cent above maintenance at the new BTC mark,
+    is re-read. BTC falls back to where XAU's table was swept: the account fails, and the XAU
+    sweep at an unchanged XAU mark must name it."""
+    rng = random.Random(3)
+    marks = dict(ENTRY)
+    accounts = healthy_accounts(rng, 30, marks)
+    screen = MarginScreen(INSTRUMENTS)
+    screen.dirty.update(accounts)
+    screen.refresh(accounts)
+    for symbol in [*INSTRUMENTS, "XAUUSDT"]:  # XAU again: once every table has a mark
+        screen.candidates(symbol, marks[symbol])
+    assert screen.tables["XAUUSDT"].radius > 0
+    risen = marks | {"BTCUSDT": marks["BTCUSDT"] * 105 // 100}
+    screen.candidates("BTCUSDT", risen["BTCUSDT"])
+    edge = Account("edge")
+    for symbol, lots in (("BTCUSDT", 3_000), ("XAUUSDT", 3_000)):
+        edge.position(symbol).apply_fill(lots, risen[symbol],
+                                         INSTRUMENTS[symbol].cash_per_tick_lot)
+    health = cross_health(edge, INSTRUMENTS, risen)
+    notional = sum(abs(p.qty) * risen[s] * INSTRUMENTS[s].cash_per_tick_lot
+                   for s, p in edge.positions.items())
+    edge.wallet = health.maintenance - health.equity + notional * 3 // 1_000
+    accounts["edge"] = edge
+    screen.dirty.add("edge")
+    screen.refresh(accounts)
+    assert not failing(accounts, "XAUUSDT", risen)
+    assert "edge" in failing(accounts, "XAUUSDT", marks), "back at the old BTC mark it fails"
+    assert "edge" in screen.candidates("BTCUSDT", marks["BTCUSDT"])
+    assert "edge" in screen.candidates("XAUUSDT", marks["XAUUSDT"])

@@ -1,0 +1,147 @@
+"""The fast paths of order entry against the general path they stand in for.
+
+Setup: two exchanges take the same seeded stream of int-unit commands (limits of every flag
+and time in force, some crossing, some refused for margin, band, tier, size or a duplicate
+client id; market orders; cancels; amends; index moves large enough to make closes hit the
+bankruptcy cap and accounts fail). One runs as shipped; in the other every fast path is
+switched off, so each command takes the general path. The events of every command and the
+state hash after it must be identical, with every event built and with only trades and
+rejections built (``select_events``).
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from engine import Exchange, OrderType, Side, parse_instruments
+from engine import events as ev
+from engine import unit_commands as u
+from engine.enums import StpMode, TimeInForce
+from engine.margin import collateral, collateral_behind
+
+SYMBOL = "XFAST"
+INSTRUMENTS = f"""
+[[instrument]]
+symbol = "{SYMBOL}"
+tick_size = 0.01
+lot_size = 0.001
+min_qty = 0.001
+max_qty = 40
+max_market_qty = 40
+min_notional = 5
+maker_fee = 0.0002
+taker_fee = 0.0005
+clearance_fee = 0.0125
+funding_interval_hours = 8
+interest_rate = 0.0001
+funding_cap = 0.003
+price_band = 0.05
+mark_method = "index"
+tiers = [
+  {{ notional_floor = 0, notional_cap = 20000, max_leverage = 50, mmr = 0.01 }},
+  {{ notional_floor = 20000, notional_cap = 1000000, max_leverage = 10, mmr = 0.05 }},
+]
+"""
+MID = 100_000
+START_NS = 1_767_780_000 * 10**9
+ACCOUNTS = [f"t{n}" for n in range(8)]
+
+
+def switch_off_fast_paths(exchange: Exchange) -> None:
+    """Every command on the general path (the fast paths are instance-level shortcuts)."""
+    exchange.entry._place_quiet_limit = lambda cmd: False  # type: ignore[method-assign]
+
+
+def new_pair(selected: list[type[ev.Event]] | None) -> tuple[Exchange, Exchange]:
+    pair = []
+    for fast in (True, False):
+        exchange = Exchange(parse_instruments(INSTRUMENTS))
+        if not fast:
+            switch_off_fast_paths(exchange)
+        exchange.execute(u.AdvanceTime(ts=START_NS))
+        for n, account in enumerate(ACCOUNTS):
+            # poor accounts are refused for margin, rich ones for the tier
+            exchange.execute(u.Deposit(account=account, amount=(20 + 400 * n) * 10**8))
+            exchange.execute(u.SetLeverage(account=account, symbol=SYMBOL,
+                                           leverage=(5, 20, 50)[n % 3]))
+        exchange.execute(u.SetIndex(symbol=SYMBOL, price=MID))
+        exchange.select_events(selected)
+        pair.append(exchange)
+    return pair[0], pair[1]
+
+
+def random_command(rng: random.Random, mark: int, placed: int) -> u.UnitCommand:
+    account = rng.choice(ACCOUNTS)
+    r = rng.random()
+    if r < 0.55:
+        is_buy = rng.random() < 0.5
+        offset = rng.choice([rng.randint(-30, 400), rng.randint(-30, 40), 6_000])
+        return u.PlaceOrder(
+            account=account, symbol=SYMBOL, side=Side.BUY if is_buy else Side.SELL,
+            type=OrderType.LIMIT, qty=rng.choice([1, 10, 100, 1_000, 5_000, 20_000, 50_000]),
+            price=mark - offset if is_buy else mark + offset,
+            tif=rng.choice([TimeInForce.GTC] * 4 + [TimeInForce.IOC, TimeInForce.FOK]),
+            post_only=rng.random() < 0.05, reduce_only=rng.random() < 0.08,
+            client_id=rng.choice([None] * 6 + ["c1", "c2"]),
+            stp=rng.choice([StpMode.EXPIRE_MAKER, StpMode.EXPIRE_TAKER]))
+    if r < 0.65:
+        return u.PlaceOrder(account=account, symbol=SYMBOL,
+                            side=rng.choice([Side.BUY, Side.SELL]), type=OrderType.MARKET,
+                            qty=rng.choice([10, 200, 3_000]),
+                            reduce_only=rng.random() < 0.2)
+    if r < 0.85:
+        return u.CancelOrder(account=account, order_id=rng.randint(max(1, placed - 40),
+                                                                    placed + 1))
+    if r < 0.9:
+        return u.AmendOrder(account=account, order_id=rng.randint(max(1, placed - 40),
+                                                                   placed + 1),
+                            qty=rng.choice([None, 5, 500]),
+                            price=rng.choice([None, mark - 20, mark + 20]))
+    return u.SetIndex(symbol=SYMBOL, price=max(1, mark + rng.choice([-1, 1]) * rng.choice(
+        [10, 300, 2_000, 8_000])))
+
+
+@pytest.mark.parametrize("selected", [None, [ev.Trade, ev.Rejected]], ids=["all", "some"])
+@pytest.mark.parametrize("seed", range(6))
+def test_fast_paths_match_the_general_path(seed: int, selected) -> None:
+    rng = random.Random(seed)
+    fast, general = new_pair(selected)
+    seen: dict[str, int] = {}
+    for step in range(1_500):
+        command = random_command(rng, fast.mark[SYMBOL] or MID, fast.next_order_id)
+        got, want = fast.execute(command), general.execute(command)
+        assert got == want, f"step {step}: {command}"
+        assert fast.state_hash() == general.state_hash(), f"step {step}: {command}"
+        for event in want:
+            name = type(event).__name__
+            if name == "Rejected":
+                name = event.reason.value
+            seen[name] = seen.get(name, 0) + 1
+        if step % 100 == 0:
+            fast.check_invariants()
+            for account in fast.accounts.values():  # the lean solvency input, against its oracle
+                for symbol in account.positions:
+                    assert collateral(account, symbol, fast.instruments, fast.mark) == (
+                        collateral_behind(account, symbol, fast.instruments, fast.mark)[0])
+    fast.check_invariants()
+    # the stream reaches the refusals the fast path hands back to the general one
+    if selected is None:
+        for kind in ("Accepted", "Fill", "Cancelled", "insufficient_margin",
+                     "price_out_of_band", "below_min_notional"):
+            assert seen.get(kind, 0) > 0, (kind, seen)
+
+
+def test_collateral_is_collateral_behind_without_the_maintenance() -> None:
+    """Setup: random accounts over the default instruments, cross and isolated positions,
+    marks away from the entries: the lean solvency input equals its oracle's first half."""
+    from tests.engine_tests.test_sweep import ENTRY, INSTRUMENTS, random_account
+
+    rng = random.Random(5)
+    for n in range(300):
+        account = random_account(rng, f"r{n}", ENTRY)
+        marks = {s: max(1, int(m * rng.uniform(0.8, 1.2))) for s, m in ENTRY.items()}
+        for symbol in account.positions:
+            assert collateral(account, symbol, INSTRUMENTS, marks) == (
+                collateral_behind(account, symbol, INSTRUMENTS, marks)[0])
