@@ -29,6 +29,8 @@ def timeframe_label(seconds: int) -> str:
 
 
 class Candle(msgspec.Struct, frozen=True, kw_only=True):
+    """One bucket of one symbol's chart."""
+
     ts: int
     """Start of the bucket, ns."""
     open: int | None = None
@@ -62,7 +64,7 @@ class CandleSeries:
         self._mark_low: int | None = None
         self._index: int | None = None
 
-    def _at(self, ts: int) -> bool:
+    def _roll_to(self, ts: int) -> bool:
         """Move to the bucket of ``ts`` (closing the forming one); False for a time before
         it (ignored: the series only goes forward)."""
         bucket = ts - ts % self.width
@@ -77,7 +79,7 @@ class CandleSeries:
         return True
 
     def trade(self, ts: int, price: int, qty: int) -> None:
-        if not self._at(ts):
+        if not self._roll_to(ts):
             return
         candle = self._trade
         if candle is None:
@@ -92,7 +94,7 @@ class CandleSeries:
 
     def prices(self, ts: int, mark: int | None, index: int | None) -> None:
         """The mark and index after the step at ``ts``."""
-        if not self._at(ts):
+        if not self._roll_to(ts):
             return
         if mark is not None:
             self._mark = mark
@@ -117,21 +119,21 @@ class CandleSeries:
         return (*self._closed, self._forming())
 
 
-class Charts:
+class CandleStore:
     """Every symbol's series at every width, fed from a replay."""
 
     def __init__(self, symbols: tuple[str, ...], timeframes: tuple[int, ...] = TIMEFRAMES,
                  keep: int = KEEP) -> None:
         self.series = {symbol: {seconds: CandleSeries(seconds, keep) for seconds in timeframes}
                        for symbol in symbols}
-        self._all = {symbol: tuple(widths.values()) for symbol, widths in self.series.items()}
+        self._series_of = {symbol: tuple(widths.values()) for symbol, widths in self.series.items()}
 
     def trade(self, symbol: str, ts: int, price: int, qty: int) -> None:
-        for series in self._all[symbol]:
+        for series in self._series_of[symbol]:
             series.trade(ts, price, qty)
 
     def prices(self, ts: int, mark: dict[str, int | None], index: dict[str, int | None]) -> None:
-        for symbol, widths in self._all.items():
+        for symbol, widths in self._series_of.items():
             m, i = mark.get(symbol), index.get(symbol)
             for series in widths:
                 series.prices(ts, m, i)

@@ -37,10 +37,11 @@ import numpy as np
 from engine import AccountView, BookView, Instrument, OrderView, PositionView, SymbolView
 from engine import commands as c
 from engine import events as e
+from engine import unit_commands as u
 from engine.enums import MarginMode, OrderType, Side, TimeInForce, TriggerBy
 from engine.journal import CommandRecord, FsyncPolicy, Journal, JournalError, StepRecord
 from engine.units import NS_PER_SECOND, RATE_SCALE, UnitError
-from scenarios.candles import Candle, Charts
+from scenarios.candles import Candle, CandleStore
 from scenarios.replay import Replay, ReplaySetup
 
 SPEEDS = (1, 10, 60, 600, 3600)
@@ -99,7 +100,11 @@ class WhatIf(msgspec.Struct, frozen=True, kw_only=True):
     """Ticks: where a resting or waiting order was supposed to fill (its limit price, or the
     trigger price of a market one)."""
     cost_on_fill: int | None = None
-    """For a resting or waiting order: the available balance taken once it has filled."""
+    """For a resting or waiting order: the available balance its fill takes (margin, fees, the
+    open loss against the mark at its price)."""
+    refused_on_fill: str | None = None
+    """``reason: message`` when the engine would refuse the fill of a resting or waiting order
+    (say, not enough margin once a stop triggers); the order itself is accepted now."""
     liquidation_price: int | None = None
     """Ticks: the position's liquidation price afterwards (None: no position or no price)."""
     position_size: int = 0
@@ -188,7 +193,7 @@ class Session:
         self._fills: deque[e.Fill] = deque(maxlen=keep)
         self._funding: deque[e.FundingPayment] = deque(maxlen=keep)
         self._liquidations: deque[e.Liquidation | e.Adl] = deque(maxlen=keep)
-        self.charts = Charts(tuple(setup.index))
+        self.charts = CandleStore(tuple(setup.index))
         """Candles of every symbol at every time frame, as the market runs."""
         self.replay = Replay(setup, on_events=self._on_events, after_step=self._after_step)
         self.exchange = self.replay.exchange
@@ -527,91 +532,121 @@ class Session:
                 price: Number | None = None, trigger: Number | None = None,
                 trigger_by: str = "mark", tif: str = "gtc", post_only: bool = False,
                 reduce_only: bool = False, qty_in: str = "contracts",
-                leverage: Number | None = None) -> WhatIf:
+                leverage: Number | None = None, margin_mode: str | None = None) -> WhatIf:
         """What ``place`` would do now, on a copy of the exchange: the cost (the available
         balance it takes: initial margin, fees and open loss) and the position's liquidation
-        price afterwards (with ``leverage`` set first when given). Pure: nothing is journalled,
-        the session's exchange is untouched (its ``state_hash`` stays)."""
+        price afterwards (with ``margin_mode`` and ``leverage`` set first when given). An order
+        that would rest or wait for its trigger is then filled on the copy at its price, the
+        mark moved there: the liquidation price and cost once it fills, or why it would be
+        refused then. Pure: nothing is journalled, the session's exchange is untouched (its
+        ``state_hash`` stays)."""
         try:
             command = self._place_command(
                 symbol, side, qty, type=type, price=price, trigger=trigger,
                 trigger_by=trigger_by, tif=tif, post_only=post_only, reduce_only=reduce_only,
                 qty_in=qty_in, client_id=None)
+            settings = self._settings(symbol, leverage, margin_mode)
         except _Refusal as refusal:
             return WhatIf(ok=False, reason=refusal.reason, message=refusal.message)
-        # a deep copy costs tens of ms on a full scenario: a ticket asks once per edit, not
-        # per frame
+        # a deep copy costs tens of ms on a full scenario: a ticket asks once per pause in the
+        # typing, not per frame
         venue = copy.deepcopy(self.exchange)
         me = self.account_id
         before = venue.view_account(me)
-        if leverage is not None and str(leverage).strip():
-            text = str(leverage).strip().lower().removesuffix("x")
-            if not text.isdigit():
-                return WhatIf(ok=False, reason="invalid_leverage",
-                              message=f"leverage {leverage!r} is not a whole number")
-            for event in venue.execute(c.SetLeverage(account=me, symbol=symbol,
-                                                     leverage=int(text))):
-                if isinstance(event, e.Rejected):
-                    return WhatIf(ok=False, reason=event.reason.value, message=event.message)
+        mode, leverage_set = settings
+        account = venue.accounts.get(me)
+        if mode is not None and account is not None and (mode.mode is MarginMode.ISOLATED) == (
+                symbol in account.isolated_symbols):
+            mode = None  # already in that mode: nothing to change (and nothing to refuse)
+        for setting in (mode, leverage_set):
+            if setting is None:
+                continue
+            refused = _rejection(venue.execute(setting))
+            if refused is not None:
+                return WhatIf(ok=False, reason=refused.reason.value, message=refused.message)
         events = venue.execute(command)
-        for event in events:
-            if isinstance(event, e.Rejected):
-                return WhatIf(ok=False, reason=event.reason.value, message=event.message)
+        refused = _rejection(events)
+        if refused is not None:
+            return WhatIf(ok=False, reason=refused.reason.value, message=refused.message)
         after = venue.view_account(me)
         filled = sum(event.qty for event in events
                      if isinstance(event, e.Fill) and event.account == me)
-        cost = (0 if before is None else before.available_balance) - (
-            0 if after is None else after.available_balance)
+        cost = _taken(before, after)
         placed = [o for o in (() if after is None else after.orders) if o.remaining and any(
             isinstance(ev, e.Accepted) and ev.order_id == o.order_id for ev in events)]
         resting = next((o for o in placed if o.resting and o.price is not None), None)
         waiting = next((o for o in placed if not o.resting and o.trigger_price is not None),
                        None)
-        fill_price = cost_on_fill = None
-        if resting is not None or waiting is not None:
-            order = resting or waiting
-            assert order is not None
-            fill_price = self._fill_on_copy(venue, order)
-            after = venue.view_account(me)
-            cost_on_fill = (0 if before is None else before.available_balance) - (
-                0 if after is None else after.available_balance)
-        position = None if after is None else next(
-            (p for p in after.positions if p.symbol == symbol), None)
+        order = resting or waiting
+        if order is None:
+            position = _position(after, symbol)
+            return WhatIf(ok=True, cost=cost, filled=filled,
+                          liquidation_price=None if position is None
+                          else position.liquidation_price,
+                          position_size=0 if position is None else position.size)
+        fill_price, base, refused_then = self._fill_on_copy(venue, order)
+        after = venue.view_account(me)
+        position = _position(after, symbol)
         return WhatIf(ok=True, cost=cost, filled=filled, rests=resting is not None,
                       waits=waiting is not None, fill_price=fill_price,
-                      cost_on_fill=cost_on_fill,
-                      liquidation_price=None if position is None else position.liquidation_price,
-                      position_size=0 if position is None else position.size)
+                      cost_on_fill=None if refused_then else _taken(base, after),
+                      refused_on_fill=refused_then,
+                      liquidation_price=None if position is None or refused_then
+                      else position.liquidation_price,
+                      position_size=0 if position is None or refused_then else position.size)
 
-    def _fill_on_copy(self, venue, order: OrderView) -> int:  # type: ignore[no-untyped-def]
-        """On a copy of the exchange only: fill the person's ``order`` at its price, so the
-        what-if shows the liquidation price once it fills. The others' orders on the symbol
-        are cancelled; an order waiting for its trigger becomes the limit order it would be
-        (at its limit price, or at the trigger price for a market one); then a funded
-        stand-in takes it. Returns the price, ticks."""
+    def _settings(self, symbol: str, leverage: Number | None, margin_mode: str | None
+                  ) -> tuple[c.SetMarginMode | None, c.SetLeverage | None]:
+        """The margin mode and leverage commands a ticket asks for first (None: not asked)."""
+        mode = lever = None
+        if margin_mode is not None and str(margin_mode).strip():
+            mode = c.SetMarginMode(account=self.account_id, symbol=symbol,
+                                   mode=self._choice(MarginMode, str(margin_mode).strip(),
+                                                     "margin mode", "invalid_margin_mode"))
+        if leverage is not None and str(leverage).strip():
+            text = str(leverage).strip().lower().removesuffix("x")
+            if not text.isdigit():
+                raise _Refusal("invalid_leverage", f"leverage {leverage!r} is not a whole number")
+            lever = c.SetLeverage(account=self.account_id, symbol=symbol, leverage=int(text))
+        return mode, lever
+
+    def _fill_on_copy(self, venue, order: OrderView  # type: ignore[no-untyped-def]
+                      ) -> tuple[int, AccountView | None, str | None]:
+        """On a copy of the exchange only: fill the person's ``order`` as it would fill, at its
+        price (its limit, or the trigger of a market one). Every order on the symbol is
+        cancelled (the others' and the person's own, this one included), the mark is moved to
+        the price, the order is placed again as a limit there, and a funded stand-in takes
+        it. Returns the price (ticks), the person's account just before the fill, and why
+        the engine refused the fill (None: it filled)."""
+        me, symbol = self.account_id, order.symbol
         for account_id, account in list(venue.accounts.items()):
-            if account_id == self.account_id:
-                continue
             for other in list(account.orders.values()):
-                if other.symbol == order.symbol and other.live:
+                if other.symbol == symbol and other.live:
                     venue.execute(c.CancelOrder(account=account_id, order_id=other.order_id))
-        instrument = self.instruments[order.symbol]
+        instrument = self.instruments[symbol]
         price = order.price if order.price is not None else order.trigger_price
         assert price is not None
-        lots = order.remaining * instrument.lot_size
-        if not order.resting:
-            venue.execute(c.CancelOrder(account=self.account_id, order_id=order.order_id))
-            venue.execute(c.PlaceOrder(
-                account=self.account_id, symbol=order.symbol, side=order.side,
-                type=OrderType.LIMIT, qty=lots, price=price * instrument.tick_size,
-                tif=TimeInForce.GTC, reduce_only=order.reduce_only))
-        stand_in = "what-if-taker"
-        venue.execute(c.Deposit(account=stand_in, amount=Decimal(10) ** 9))
-        venue.execute(c.PlaceOrder(
-            account=stand_in, symbol=order.symbol,
-            side=Side.SELL if order.side is Side.BUY else Side.BUY, type=OrderType.LIMIT,
-            qty=lots, price=price * instrument.tick_size, tif=TimeInForce.IOC))
-        return price
+        venue.execute(u.MarketStep(ts=venue.now, index={symbol: price}))
+        base = venue.view_account(me)
+        contracts = order.remaining * instrument.lot_size
+        refused = _rejection(venue.execute(c.PlaceOrder(
+            account=me, symbol=symbol, side=order.side, type=OrderType.LIMIT, qty=contracts,
+            price=price * instrument.tick_size, tif=TimeInForce.GTC,
+            reduce_only=order.reduce_only)))
+        if refused is None:
+            stand_in = "what-if-taker"
+            venue.execute(c.Deposit(account=stand_in, amount=Decimal(10) ** 9))
+            events = venue.execute(c.PlaceOrder(
+                account=stand_in, symbol=symbol,
+                side=Side.SELL if order.side is Side.BUY else Side.BUY, type=OrderType.LIMIT,
+                qty=contracts, price=price * instrument.tick_size, tif=TimeInForce.IOC))
+            refused = _rejection(events)
+            if refused is None and not any(isinstance(ev, e.Fill) and ev.account == me
+                                           for ev in events):
+                return price, base, "no_fill: the stand-in could not take it at its price"
+        if refused is not None:
+            return price, base, f"{refused.reason.value}: {refused.message}"
+        return price, base, None
 
     def day_open(self, symbol: str) -> int | None:
         """The index (ticks) 24 hours before the clock, or at the start when the session is
@@ -708,6 +743,7 @@ class Session:
                 self._liquidations.append(event)  # type: ignore[arg-type]
 
     def _after_step(self, now: int) -> None:
+        """The replay ran the step at ``now``: the chart takes the mark and index."""
         self.charts.prices(now, self.exchange.mark, self.exchange.index)
 
     def candles(self, symbol: str, seconds: int) -> tuple[Candle, ...]:
@@ -752,3 +788,18 @@ def roe(position: PositionView) -> int | None:
     if margin <= 0:
         return None
     return position.unrealized_pnl * RATE_SCALE // margin
+
+
+def _rejection(events: Iterable[e.Event]) -> e.Rejected | None:
+    return next((event for event in events if isinstance(event, e.Rejected)), None)
+
+
+def _taken(before: AccountView | None, after: AccountView | None) -> int:
+    """Available balance ``before`` that is not available ``after``, cash units."""
+    return (0 if before is None else before.available_balance) - (
+        0 if after is None else after.available_balance)
+
+
+def _position(account: AccountView | None, symbol: str) -> PositionView | None:
+    return None if account is None else next(
+        (p for p in account.positions if p.symbol == symbol), None)

@@ -16,7 +16,6 @@ from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.timer import Timer
 from textual.widgets import Footer
 
 from engine.enums import Side
@@ -56,7 +55,7 @@ FRAME_BUDGET = 0.04
 """Real seconds the market may take in one frame: the step bound adapts to keep under it."""
 SYMBOL_KEYS = ("XAGUSDT", "XAUUSDT", "BTCUSDT")
 PREVIEW_DELAY = 0.15
-"""Real seconds between two previews of the ticket, at most one per this."""
+"""Real seconds from one preview of the ticket to the next, at least."""
 CANDLE_REAL_SECONDS = 4
 """A candle should take at least this many real seconds to form: at 1x a 1m chart, at 3600x
 a 4h one, so the chart scrolls at a pace the eye follows."""
@@ -142,10 +141,10 @@ class PerpApp(App[None]):
         self._level = "ok"
         self._modes: dict[str, str] = {}
         """The margin mode set per symbol this run (the ticket's default)."""
-        self._ticket_request: OrderRequest | None = None
-        """The ticket's latest edit, not previewed yet."""
-        self._preview_timer: Timer | None = None
-        self._previewed_at = -PREVIEW_DELAY
+        self._pending_preview: tuple[TicketScreen, OrderRequest] | None = None
+        """A ticket and its latest edit, not previewed yet (the next frame does it)."""
+        self._previewed_at = float("-inf")
+        """The app's clock at the last preview."""
         self.frame: Frame | None = None
         self.results: list[CommandResult] = []
         """Every command result of the person, in order (tests read it)."""
@@ -202,6 +201,8 @@ class PerpApp(App[None]):
             self.session.pause()
             self.notify(f"the market stopped: {type(exc).__name__}: {exc}", severity="error",
                         title="error", timeout=30)
+        if self._pending_preview is not None and now - self._previewed_at >= PREVIEW_DELAY:
+            self._preview()
         self.show(self.session.snapshot(DEPTH))
 
     def _adapt(self, steps: int, took: float) -> None:
@@ -224,7 +225,7 @@ class PerpApp(App[None]):
                 funding.append(item.prices.funding_rate)
                 self._interest[item.prices.symbol].append(item.prices.open_interest)
         self._shown_at = snapshot.now
-        if not snapshot.paused:
+        if not snapshot.paused:  # paused, the chart keeps the candles it was playing with
             self._timeframe = chart_timeframe(snapshot.speed)
         frame = Frame(snapshot=snapshot, selected=self.selected,
                       instruments=self.session.instruments,
@@ -389,26 +390,27 @@ class PerpApp(App[None]):
 
     @on(TicketScreen.Changed)
     def _ticket_changed(self, message: TicketScreen.Changed) -> None:
-        """Preview at once after a pause in typing, else once the typing pauses: a preview
-        runs the order on a copy of the exchange (tens of ms on a full scenario), so a burst
-        of keys costs one preview per PREVIEW_DELAY, and the last edit is always previewed."""
-        self._ticket_request = message.request
-        if self._preview_timer is not None:
-            return  # the pending preview will read the latest request
-        wait = self._previewed_at + PREVIEW_DELAY - time.monotonic()
-        if wait <= 0:
+        """Preview the edit at once when the last preview is PREVIEW_DELAY old, else leave it
+        to the frame loop: a preview runs the order on a copy of the exchange (tens of ms on a
+        full scenario), so typing costs at most one preview per PREVIEW_DELAY, and the last
+        edit is always previewed."""
+        screen = self.screen
+        if not isinstance(screen, TicketScreen):
+            return
+        self._pending_preview = (screen, message.request)
+        if self._clock() - self._previewed_at >= PREVIEW_DELAY:
             self._preview()
-        else:
-            self._preview_timer = self.set_timer(wait, self._preview, name="preview")
 
     def _preview(self) -> None:
-        self._preview_timer = None
-        r, self._ticket_request = self._ticket_request, None
-        if r is None or not isinstance(self.screen, TicketScreen):
+        """Preview the pending edit into its ticket, if that ticket is still on top."""
+        pending, self._pending_preview = self._pending_preview, None
+        if pending is None or pending[0] is not self.screen:
             return
-        self._previewed_at = time.monotonic()
-        self.screen.preview = None if not r.qty.strip() else self.session.what_if(
-            r.symbol, r.side, r.qty, leverage=r.leverage or None, **r.place_kwargs())
+        screen, r = pending
+        self._previewed_at = self._clock()
+        screen.preview = None if not r.qty.strip() else self.session.what_if(
+            r.symbol, r.side, r.qty, leverage=r.leverage or None, margin_mode=r.margin_mode,
+            **r.place_kwargs())
 
     @on(TicketScreen.Submitted)
     def _ticket_submitted(self, message: TicketScreen.Submitted) -> None:

@@ -48,10 +48,12 @@ class MakerParams(_Params):
     skew: Share = 0.8
     """Share of the half-spread the centre moves per full inventory limit."""
     hedge_share: Share = 0.0
-    """Share of its position the maker hedges off this venue (spot, another exchange), as a
-    real perp maker does: the lean and the inventory limits count only the rest. A crowd that
-    stays net long for weeks leaves an unhedged maker past its limits and that side of the
-    book empty."""
+    """Share of its position the maker counts as hedged off this venue (spot, another
+    exchange), as a real perp maker hedges: the lean and the inventory limits count only the
+    rest. Only the quoting sees the hedge: the venue account still carries the whole
+    position's PnL and margin (its capital is sized for it), and the hedge's own PnL is not
+    simulated. A crowd that stays net long for weeks leaves an unhedged maker past its limits
+    and that side of the book empty."""
     capital: Positive = 5_000_000.0
     leverage: Annotated[int, msgspec.Meta(ge=1)] = 10
 

@@ -8,7 +8,7 @@ import pytest
 import synthetic
 
 from engine.units import NS_PER_SECOND
-from scenarios.candles import TIMEFRAMES, Candle, CandleSeries, Charts, timeframe_label
+from scenarios.candles import TIMEFRAMES, Candle, CandleSeries, CandleStore, timeframe_label
 from scenarios.session import Session
 
 S = NS_PER_SECOND
@@ -88,7 +88,7 @@ def test_a_sessions_candles_are_its_trades_and_marks(seconds: int) -> None:
 
 
 def test_charts_feed_every_width_of_a_symbol() -> None:
-    charts = Charts(("A",), timeframes=(60, 300))
+    charts = CandleStore(("A",), timeframes=(60, 300))
     charts.trade("A", T0 + 61 * S, 5, 2)
     charts.prices(T0 + 61 * S, {"A": 6}, {"A": 7})
     one, five = charts.candles("A", 60), charts.candles("A", 300)

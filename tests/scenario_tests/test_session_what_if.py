@@ -74,6 +74,111 @@ def test_a_resting_limit_shows_the_liquidation_price_once_it_fills_at_its_price(
     assert position.liquidation_price == answer.liquidation_price
 
 
+def cancel_the_others(session: Session) -> None:
+    market = session.replay.market
+    for account_id, account in list(session.exchange.accounts.items()):
+        for order in list(account.orders.values()):
+            if account_id != session.account_id and order.symbol == SILVER and order.live:
+                market.submit(c.CancelOrder(account=account_id, order_id=order.order_id))
+
+
+def test_a_stop_shows_the_liquidation_price_once_triggered_and_filled() -> None:
+    """A buy stop of 10 at one tick above the mark, 20x, on 100 USDT; then the same order
+    filled by hand at that price (the others' orders out of the way, a limit there, a seller
+    taking it): the same liquidation price."""
+    session = warm(Session(setup(), KEY, balance="100"))
+    mark = session.snapshot().symbol(SILVER).prices.mark
+    trigger = f"{(mark + 1) / 100:.2f}"
+    before = session.state_hash()
+    answer = session.what_if(SILVER, "buy", "10", type="stop_market", trigger=trigger,
+                             leverage="20")
+    assert session.state_hash() == before
+    assert answer.ok and answer.waits and not answer.rests and answer.filled == 0
+    assert answer.refused_on_fill is None and answer.fill_price == mark + 1
+    assert answer.cost == 0 < answer.cost_on_fill
+    assert answer.position_size == 10_000 and answer.liquidation_price is not None
+    cancel_the_others(session)
+    assert session.set_leverage(SILVER, 20).ok
+    assert session.place(SILVER, "buy", "10", price=trigger).ok
+    market = session.replay.market
+    market.submit(c.Deposit(account="seller", amount=Decimal(10**6)))
+    market.submit(c.PlaceOrder(account="seller", symbol=SILVER, side=Side.SELL,
+                               type=OrderType.LIMIT, qty=Decimal(10), price=Decimal(trigger),
+                               tif=TimeInForce.IOC))
+    (position,) = session.snapshot().account.positions
+    assert position.size == 10_000
+    assert position.liquidation_price == answer.liquidation_price
+
+
+def test_a_stop_far_from_the_mark_is_filled_at_its_trigger_not_refused_by_the_band() -> None:
+    """10 % away, past the price band of the mark now: once triggered the mark is there."""
+    session = warm(Session(setup(), KEY, balance="100"))
+    mark = session.snapshot().symbol(SILVER).prices.mark
+    for side, trigger, sign in (("sell", mark * 9 // 10, -1), ("buy", mark * 11 // 10, 1)):
+        answer = session.what_if(SILVER, side, "10", type="stop_market",
+                                 trigger=f"{trigger / 100:.2f}", leverage="20")
+        assert answer.ok and answer.waits and answer.refused_on_fill is None, answer
+        assert answer.fill_price == trigger and answer.position_size == sign * 10_000
+        liquidation = answer.liquidation_price
+        assert liquidation is not None and (liquidation - trigger) * sign < 0
+
+
+def test_a_stop_the_margin_cannot_fill_says_so() -> None:
+    session = warm(Session(setup(), KEY, balance="100"))
+    mark = session.snapshot().symbol(SILVER).prices.mark
+    answer = session.what_if(SILVER, "buy", "500", type="stop_market",
+                             trigger=f"{(mark + 5) / 100:.2f}", leverage="20")
+    assert answer.ok and answer.waits, "the stop itself is accepted now"
+    assert answer.refused_on_fill is not None
+    assert answer.refused_on_fill.startswith("insufficient_margin"), answer
+    assert answer.liquidation_price is None and answer.position_size == 0
+    assert answer.cost_on_fill is None
+
+
+def test_the_persons_own_orders_do_not_take_the_previewed_fill() -> None:
+    """A resting buy of 5 one tick under the best bid, then the preview of an isolated 20x buy
+    of 3 ten ticks under it: the preview is the same as with the resting buy cancelled (had
+    it stayed, the stand-in's sell would have filled it first, a better price)."""
+    session = warm(Session(setup(), KEY, balance="1000"))
+    bid = session.snapshot().symbol(SILVER).book.bids[0][0]
+    assert session.set_margin_mode(SILVER, "isolated").ok and session.set_leverage(SILVER, 20).ok
+    placed = session.place(SILVER, "buy", "5", price=f"{(bid - 1) / 100:.2f}")
+    assert placed.ok
+
+    def preview():  # type: ignore[no-untyped-def]
+        return session.what_if(SILVER, "buy", "3", price=f"{(bid - 10) / 100:.2f}",
+                               margin_mode="isolated")  # its mode already: not refused
+
+    with_own = preview()
+    assert session.cancel(placed.order_id).ok
+    alone = preview()
+    assert with_own.ok and with_own.rests and with_own.position_size == 3_000, with_own
+    assert with_own.liquidation_price is not None
+    assert (with_own.liquidation_price, with_own.cost_on_fill) == (
+        alone.liquidation_price, alone.cost_on_fill)
+
+
+def test_the_preview_sets_the_margin_mode_first() -> None:
+    """Isolated, 20x, 10 of silver on 1 000 USDT: a liquidation price about 5 % under the
+    entry; in cross mode the whole wallet backs it (none)."""
+    session = warm(Session(setup(), KEY, balance="1000"))
+    cross = session.what_if(SILVER, "buy", "10", type="market", leverage="20")
+    isolated = session.what_if(SILVER, "buy", "10", type="market", leverage="20",
+                               margin_mode="isolated")
+    assert cross.ok and isolated.ok
+    assert cross.liquidation_price is None
+    mark = session.snapshot().symbol(SILVER).prices.mark
+    assert isolated.liquidation_price is not None
+    assert 0.93 * mark < isolated.liquidation_price < 0.97 * mark
+    assert session.set_margin_mode(SILVER, "isolated").ok
+    assert session.set_leverage(SILVER, 20).ok
+    assert session.place(SILVER, "buy", "10", type="market").ok
+    (position,) = session.snapshot().account.positions
+    assert position.liquidation_price == isolated.liquidation_price
+    again = session.what_if(SILVER, "buy", "1", type="market", margin_mode="isolated")
+    assert again.ok, "the mode it already has is not changed (nor refused for the position)"
+
+
 def test_what_if_refuses_as_place_would() -> None:
     session = warm(Session(setup(), KEY))
     answer = session.what_if(SILVER, "buy", "1")            # a limit without a price

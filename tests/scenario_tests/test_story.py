@@ -118,8 +118,8 @@ def test_the_premium_is_small_in_calm_hours_and_widens_in_the_crash(story: Story
                     "the CI window starts them flat on Jan 16")
 def test_the_silver_book_stays_two_sided_on_jan_29(story: Story) -> None:
     """The crowd is net long for weeks; the makers, hedged off the venue, keep quoting both
-    sides (unhedged they pass their limits and pull their asks: no ask in a third to a half of
-    Jan 29's minutes, and a person's market buy is refused)."""
+    sides (unhedged they pass their limits and pull their asks: one side empty at the end of
+    711 of Jan 29's 1 440 minutes, and a person's market buy is refused)."""
     rows = [r for r in story.record.minutes if r.symbol == SILVER and day(r.ts) == "2026-01-29"]
     one_sided = sum(r.mid is None for r in rows)
     assert rows and one_sided <= 0.05 * len(rows), (one_sided, len(rows))

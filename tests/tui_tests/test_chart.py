@@ -10,7 +10,7 @@ import ui_market
 from engine.units import NS_PER_SECOND
 from scenarios.candles import Candle
 from tui.app import PerpApp, chart_timeframe
-from tui.widgets.chart import LIQ, Level, Marker, chart_cells, price_range
+from tui.widgets.chart import LIQ, Level, Marker, chart_cells, price_range, time_axis
 
 M = 60 * NS_PER_SECOND
 
@@ -48,10 +48,19 @@ def test_a_far_liquidation_price_does_not_squash_the_candles() -> None:
     assert price_range(candles, (near,)) == (95, 110)
     assert price_range(candles, (far,)) == (100, 110)
     assert price_range((), (near,)) is None
+    # each level is measured against the candles, not against a range another level widened
+    assert price_range(candles, (Level(92, "entry", LIQ), Level(82, "liq", LIQ))) == (92, 110)
 
 
 def test_the_candle_width_follows_the_speed() -> None:
     assert [chart_timeframe(s) for s in (1, 10, 60, 600, 3600)] == [60, 60, 300, 3600, 14400]
+
+
+def test_the_time_axis_spans_the_plot_and_shows_dates_across_days() -> None:
+    day = 86_400 * NS_PER_SECOND
+    assert time_axis(0, 1_800 * NS_PER_SECOND, 60, 30) == "00:00         1m         00:30"
+    assert time_axis(0, day, 3600, 30) == "01-01 00:00   1h   01-02 00:00"
+    assert time_axis(0, day, 3600, 12) == " 01-02 00:00", "too narrow: the last time alone"
 
 
 async def test_the_app_shows_the_sessions_candles_at_the_speeds_width() -> None:

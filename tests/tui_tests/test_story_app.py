@@ -24,6 +24,7 @@ LONG = os.environ.get("PERPSIM_LONG") == "1"
 SILVER = "XAGUSDT"
 EVENING = parse_timestamp("2026-01-29T23:30:00Z")
 SIZE = (120, 36)
+MAX_FRAMES = 20_000
 
 
 def arguments(data_dir) -> argparse.Namespace:  # type: ignore[no-untyped-def]
@@ -43,6 +44,9 @@ async def play_until(app: PerpApp, pilot, done, clock: list[float]) -> None:  # 
     frames = 0
     while not done():
         assert not app.session.finished, "the replay ended first"
+        assert frames < MAX_FRAMES, "no end in sight"
+        assert not app.session.paused or app.session.target is not None, \
+            "the market stopped (a failing frame pauses it)"
         clock[0] += 0.25
         app.frame_tick()
         frames += 1
@@ -69,12 +73,17 @@ async def test_a_20x_long_opened_on_the_evening_of_jan_29_dies_on_jan_30(tmp_pat
         # the ticket: buy 100, isolated at 20x, at market
         await pilot.press("b", "1", "0", "0", "shift+tab", "space", "down", "enter")  # market
         await pilot.press("tab", "tab", "tab", "tab", "tab", *"20", "tab")           # leverage
-        await pilot.press("space", "down", "enter", "tab", "tab", "enter")          # isolated
+        await pilot.press("space", "down", "enter", "tab", "tab")                   # isolated
+        await pilot.pause()
+        preview = app.screen.preview
+        assert preview is not None and preview.ok and preview.liquidation_price is not None
+        await pilot.press("enter")
         await pilot.pause()
         positions = session.snapshot().account.positions
         assert len(positions) == 1, (app.results, notes(seen, "rejected"))
         (position,) = positions
         assert (position.size, position.leverage, position.isolated) == (100_000, 20, True)
+        assert position.liquidation_price == preview.liquidation_price, "as the ticket said"
         assert notes(seen, "fill")
         await pilot.press("space", *["plus"] * 4)       # play at 3600x
         assert session.speed == 3600 and not session.paused

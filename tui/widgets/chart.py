@@ -18,6 +18,7 @@ from textual.widget import Widget
 
 from engine.enums import Side
 from engine.events import Liquidation
+from engine.units import NS_PER_SECOND
 from scenarios.candles import Candle, timeframe_label
 from scenarios.session import entry_ticks
 from tui import format as fmt
@@ -56,34 +57,38 @@ class Level:
 
 
 def price_range(candles: tuple[Candle, ...], levels: tuple[Level, ...]) -> tuple[int, int] | None:
-    """Low and high over the candles' trades, mark and index; a level widens the range only
-    while it at most doubles it (a liquidation price far away is shown at the edge)."""
+    """Low and high over the candles' trades, mark and index, widened to take in each level
+    within one span of them (so at most tripled); a level farther away, say a liquidation
+    price, is shown at the edge."""
     values = [v for c in candles for v in (c.high, c.low, c.mark_high, c.mark_low, c.index)
               if v is not None]
     if not values:
         return None
     low, high = min(values), max(values)
     span = max(1, high - low)
-    for level in levels:
-        if low - span <= level.price <= high + span:
-            low, high = min(low, level.price), max(high, level.price)
-    return low, high
+    near = [level.price for level in levels if low - span <= level.price <= high + span]
+    return min([low, *near]), max([high, *near])
+
+
+def row_of(price: int, low: int, high: int, height: int) -> int:
+    """The row (0 at the top) nearest ``price`` on a chart from ``low`` to ``high``, the price
+    held to that range."""
+    price = min(max(price, low), high)
+    span = max(1, high - low)
+    return (2 * (high - price) * (height - 1) + span) // (2 * span)
 
 
 def chart_cells(candles: tuple[Candle, ...], width: int, height: int, low: int, high: int,
                 markers: tuple[Marker, ...] = (), levels: tuple[Level, ...] = (),
-                timeframe_ns: int = 60_000_000_000) -> list[list[Cell]]:
+                timeframe_ns: int = 60 * NS_PER_SECOND) -> list[list[Cell]]:
     """``height`` rows of ``width`` cells, the last ``width`` candles right-aligned. Layers,
     lowest first: levels, index, mark, candle, markers."""
     blank: Cell = (" ", Style())
     grid = [[blank] * width for _ in range(height)]
-    span = max(1, high - low)
 
     def row(price: int) -> int | None:
         """Nearest row of ``price``; None off the chart."""
-        if price < low or price > high:
-            return None
-        return (2 * (high - price) * (height - 1) + span) // (2 * span)
+        return None if price < low or price > high else row_of(price, low, high, height)
 
     for level in levels:
         y = row(level.price)
@@ -175,7 +180,7 @@ class PriceChart(Widget):
         candles = frame.candles[-width:]
         low, high = price_range(candles, levels) or bounds
         grid = chart_cells(candles, width, height, low, high, self._markers(frame), levels,
-                           frame.timeframe * 1_000_000_000)
+                           frame.timeframe * NS_PER_SECOND)
         labels = self._labels(frame, levels, low, high, height)
         text = Text(no_wrap=True, overflow="crop")
         for y, cells in enumerate(grid):
@@ -188,8 +193,8 @@ class PriceChart(Widget):
             text.append(run, run_style)
             label, style = labels.get(y, ("", AXIS))
             text.append(f" {label}\n", style)
-        text.append(time_axis(candles[0].ts, candles[-1].ts, frame.timeframe,
-                              self.size.width), AXIS)
+        # under the plot, not the gutter: the right end is the forming candle's start
+        text.append(time_axis(candles[0].ts, candles[-1].ts, frame.timeframe, width), AXIS)
         return text
 
     @staticmethod
@@ -197,11 +202,10 @@ class PriceChart(Widget):
                 height: int) -> dict[int, tuple[str, Style]]:
         """The gutter: the high and the low, the mark now, the levels (an arrow at the edge
         for one off the chart)."""
-        instrument, span = frame.instrument, max(1, high - low)
+        instrument = frame.instrument
 
         def row(price: int) -> int:
-            clamped = min(max(price, low), high)
-            return (2 * (high - clamped) * (height - 1) + span) // (2 * span)
+            return row_of(price, low, high, height)
 
         labels = {0: (fmt.price(instrument, high), AXIS),
                   height - 1: (fmt.price(instrument, low), AXIS)}
