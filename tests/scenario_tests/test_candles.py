@@ -83,8 +83,9 @@ def test_a_sessions_candles_are_its_trades_and_marks(seconds: int) -> None:
                                             min(t.price for t in inside))
         assert candle.volume == sum(t.qty for t in inside)
         seen = [m for ts, m in marks if candle.ts <= ts < candle.ts + width]
+        before = [m for ts, m in marks if ts < candle.ts][-1:]  # the range starts from it
         assert candle.mark == seen[-1]
-        assert candle.mark_high >= max(seen) and candle.mark_low <= min(seen)
+        assert (candle.mark_high, candle.mark_low) == (max(seen + before), min(seen + before))
 
 
 def test_charts_feed_every_width_of_a_symbol() -> None:

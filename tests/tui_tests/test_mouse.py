@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import ui_market
 from textual.widgets import Checkbox
-from textual.widgets._footer import FooterKey
 
 from tui.app import PerpApp
 from tui.ticket import TicketScreen
@@ -20,9 +19,10 @@ def make() -> PerpApp:
     return PerpApp(ui_market.session(), run_clock=False, clock=lambda: 0.0)
 
 
-async def footer_key(pilot, action: str) -> FooterKey:  # type: ignore[no-untyped-def]
+async def footer_key(pilot, action: str):  # type: ignore[no-untyped-def]
+    """The footer's key for ``action``, found by its CSS type (the class is Textual's own)."""
     await pilot.pause()  # the footer lays its keys out once the screen is up
-    return next(key for key in pilot.app.screen.query(FooterKey) if key.action == action)
+    return next(key for key in pilot.app.screen.query("FooterKey") if key.action == action)
 
 
 async def test_a_click_on_a_symbol_selects_it() -> None:
