@@ -135,6 +135,13 @@ class Account:
             self.refresh_order(order)
 
     def remove_order(self, order: Order) -> None:
+        self.unlist_order(order)
+        reserve = self.reserves.get(order.symbol)
+        if reserve is not None:  # kept when empty: an account quoting on and off reuses it
+            reserve.drop(order.order_id)
+
+    def unlist_order(self, order: Order) -> None:
+        """``remove_order`` but for the running totals: the caller ``recount``s them."""
         del self.orders[order.order_id]
         if order.client_id is not None:
             del self.client_ids[order.client_id]
@@ -146,9 +153,6 @@ class Account:
             self.open_on[symbol] = left
         else:
             del self.open_on[symbol]
-        reserve = self.reserves.get(symbol)
-        if reserve is not None:  # kept when empty: an account quoting on and off reuses it
-            reserve.drop(order.order_id)
 
     def refresh_order(self, order: Order) -> None:
         """Re-read an open order into the running totals: call it whenever the order enters
@@ -159,6 +163,18 @@ class Account:
                 return
             reserve = self.reserves[order.symbol] = SymbolReserve()
         reserve.refresh(order)
+
+    def recount(self, symbol: str, unlisted: Iterable[Order], changed: Iterable[Order]) -> None:
+        """``remove_order``'s drop of each of ``unlisted`` and ``refresh_order`` of each of
+        ``changed`` (orders of ``symbol``), in one pass over the running totals: a ladder
+        replace moves each level once (``SymbolReserve.recount``)."""
+        reserve = self.reserves.get(symbol)
+        if reserve is None:  # nothing was counted: only orders that start resting can count
+            changed = [order for order in changed if order.live]
+            if not changed:
+                return
+            reserve = self.reserves[symbol] = SymbolReserve()
+        reserve.recount([order.order_id for order in unlisted], changed)
 
     def reserve_on(self, symbol: str) -> SymbolReserve:
         """The running totals of the resting orders on ``symbol`` (empty if none rests)."""

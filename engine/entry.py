@@ -745,13 +745,14 @@ class OrderEntry:
                               "against the book")
         self._check_ladder_margin(account, instrument, cancel, shrink, new)
         outbox = self.outbox
+        changed = []  # the orders shrunk or placed: the totals are recounted once, at the end
         for order in cancel:
             book.remove(order)
-            account.remove_order(order)  # _close
+            account.unlist_order(order)  # _close, but for the totals
             outbox.cancelled(order, CancelReason.USER)
         for order, lots in shrink:
             book.reduce(order, lots, filled=False)
-            account.refresh_order(order)
+            changed.append(order)
             self._amended(order)
         for is_buy, price, lots in new:
             order_id = self.next_order_id
@@ -765,7 +766,8 @@ class OrderEntry:
                             side=side, type=_LIMIT, qty=lots, tif=order.tif, post_only=True,
                             reduce_only=False, stp=order.stp, price=price)
             book.add(order)
-            account.refresh_order(order)
+            changed.append(order)
+        account.recount(symbol, cancel, changed)
 
     @staticmethod
     def _crosses_after(book: OrderBook, is_buy: bool, price: int, account_id: str,
