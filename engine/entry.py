@@ -737,6 +737,14 @@ class OrderEntry:
                 elif lots < order.remaining:
                     shrink.append((order, order.remaining - lots))
             new.extend((is_buy, price, lots) for price, lots in wanted.items())
+        # the new quotes are not in the book yet: the book check below cannot see a new bid
+        # at or above a new ask of the same ladder
+        top_bid = max((price for is_buy, price, _ in new if is_buy), default=None)
+        low_ask = min((price for is_buy, price, _ in new if not is_buy), default=None)
+        if top_bid is not None and low_ask is not None and top_bid >= low_ask:
+            raise Refusal(RejectReason.INVALID_ORDER,
+                          f"the ladder's bid at {instrument.format_price(top_bid)} is at or "
+                          f"above its ask at {instrument.format_price(low_ask)}")
         leaving = {order.order_id for order in cancel}
         for is_buy, price, _ in new:
             if self._crosses_after(book, is_buy, price, account.id, leaving):

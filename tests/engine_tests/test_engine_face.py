@@ -249,6 +249,13 @@ def test_ladder_replace_that_would_trade_or_overspend_changes_nothing():
          RejectReason.INVALID_ORDER),
         (u.ReplaceLadder(account="t", symbol="XAGUSDT", asks=((7000, 1 * OZ),)),
          RejectReason.PRICE_OUT_OF_BAND),
+        # its own new bid over its own new ask: neither is in the book yet to be seen there
+        (u.ReplaceLadder(account="t", symbol="XAGUSDT", bids=((7850, 1 * OZ),),
+                         asks=((7848, 1 * OZ),)),
+         RejectReason.INVALID_ORDER),
+        (u.ReplaceLadder(account="t", symbol="XAGUSDT", bids=((7849, 1 * OZ),),
+                         asks=((7849, 1 * OZ),)),
+         RejectReason.INVALID_ORDER),
     ]:
         [event] = ex.execute(ladder)
         assert isinstance(event, e.Rejected) and event.reason is reason, event
