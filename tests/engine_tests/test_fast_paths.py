@@ -14,38 +14,16 @@ from __future__ import annotations
 import random
 
 import pytest
+from test_sweep import ENTRY, INSTRUMENTS, random_account
+from two_tier import MID, START_NS, two_tier
 
-from engine import Exchange, OrderType, Side, parse_instruments
+from engine import Exchange, OrderType, Side
 from engine import events as ev
 from engine import unit_commands as u
 from engine.enums import StpMode, TimeInForce
 from engine.margin import collateral, collateral_behind
 
 SYMBOL = "XFAST"
-INSTRUMENTS = f"""
-[[instrument]]
-symbol = "{SYMBOL}"
-tick_size = 0.01
-lot_size = 0.001
-min_qty = 0.001
-max_qty = 40
-max_market_qty = 40
-min_notional = 5
-maker_fee = 0.0002
-taker_fee = 0.0005
-clearance_fee = 0.0125
-funding_interval_hours = 8
-interest_rate = 0.0001
-funding_cap = 0.003
-price_band = 0.05
-mark_method = "index"
-tiers = [
-  {{ notional_floor = 0, notional_cap = 20000, max_leverage = 50, mmr = 0.01 }},
-  {{ notional_floor = 20000, notional_cap = 1000000, max_leverage = 10, mmr = 0.05 }},
-]
-"""
-MID = 100_000
-START_NS = 1_767_780_000 * 10**9
 ACCOUNTS = [f"t{n}" for n in range(8)]
 
 
@@ -57,7 +35,7 @@ def switch_off_fast_paths(exchange: Exchange) -> None:
 def new_pair(selected: list[type[ev.Event]] | None) -> tuple[Exchange, Exchange]:
     pair = []
     for fast in (True, False):
-        exchange = Exchange(parse_instruments(INSTRUMENTS))
+        exchange = Exchange(two_tier(SYMBOL))
         if not fast:
             switch_off_fast_paths(exchange)
         exchange.execute(u.AdvanceTime(ts=START_NS))
@@ -136,8 +114,6 @@ def test_fast_paths_match_the_general_path(seed: int, selected) -> None:
 def test_collateral_is_collateral_behind_without_the_maintenance() -> None:
     """Setup: random accounts over the default instruments, cross and isolated positions,
     marks away from the entries: the lean solvency input equals its oracle's first half."""
-    from tests.engine_tests.test_sweep import ENTRY, INSTRUMENTS, random_account
-
     rng = random.Random(5)
     for n in range(300):
         account = random_account(rng, f"r{n}", ENTRY)

@@ -16,37 +16,14 @@ from __future__ import annotations
 import random
 
 import pytest
+from two_tier import MID, START_NS, two_tier
 
-from engine import Exchange, OrderType, Side, parse_instruments
+from engine import Exchange, OrderType, Side
 from engine import unit_commands as u
 from engine.enums import TimeInForce
 from engine.reserve import SymbolReserve, check_reserve
 
 SYMBOL = "XLAD"
-INSTRUMENTS = f"""
-[[instrument]]
-symbol = "{SYMBOL}"
-tick_size = 0.01
-lot_size = 0.001
-min_qty = 0.001
-max_qty = 40
-max_market_qty = 40
-min_notional = 5
-maker_fee = 0.0002
-taker_fee = 0.0005
-clearance_fee = 0.0125
-funding_interval_hours = 8
-interest_rate = 0.0001
-funding_cap = 0.003
-price_band = 0.05
-mark_method = "index"
-tiers = [
-  {{ notional_floor = 0, notional_cap = 20000, max_leverage = 50, mmr = 0.01 }},
-  {{ notional_floor = 20000, notional_cap = 1000000, max_leverage = 10, mmr = 0.05 }},
-]
-"""
-MID = 100_000
-START_NS = 1_767_780_000 * 10**9
 MAKERS = [f"m{n}" for n in range(3)]
 TAKERS = [f"t{n}" for n in range(3)]
 
@@ -60,7 +37,7 @@ def one_by_one(reserve: SymbolReserve, gone, orders) -> None:
 
 
 def new_exchange() -> Exchange:
-    exchange = Exchange(parse_instruments(INSTRUMENTS))
+    exchange = Exchange(two_tier(SYMBOL))
     exchange.execute(u.AdvanceTime(ts=START_NS))
     for n, account in enumerate(MAKERS + TAKERS):
         # a poor maker is refused for margin now and then

@@ -49,6 +49,15 @@ def test_what_if_foretells_the_cost_and_the_liquidation_price_of_placing() -> No
     assert position.liquidation_price == answer.liquidation_price is not None
 
 
+def sell_to_the_person(session: Session, qty: str, price: str) -> None:
+    """A funded seller takes the person's resting buy at ``price`` (IOC)."""
+    market = session.replay.market
+    market.submit(c.Deposit(account="seller", amount=Decimal(10**6)))
+    market.submit(c.PlaceOrder(account="seller", symbol=SILVER, side=Side.SELL,
+                               type=OrderType.LIMIT, qty=Decimal(qty), price=Decimal(price),
+                               tif=TimeInForce.IOC))
+
+
 def test_a_resting_limit_shows_the_liquidation_price_once_it_fills_at_its_price() -> None:
     """Setup: 100 USDT, 20x, a buy of 10 one tick above the best bid (alone at its price, below
     the ask: it rests). Then a taker sells 10 at that price, so it fills exactly as the what-if
@@ -64,11 +73,7 @@ def test_a_resting_limit_shows_the_liquidation_price_once_it_fills_at_its_price(
     assert answer.position_size == 10_000 and answer.liquidation_price is not None
     assert answer.liquidation_price < bid + 1
     assert session.place(SILVER, "buy", "10", price=price).ok
-    market = session.replay.market
-    market.submit(c.Deposit(account="seller", amount=Decimal(10**6)))
-    market.submit(c.PlaceOrder(account="seller", symbol=SILVER, side=Side.SELL,
-                               type=OrderType.LIMIT, qty=Decimal(10), price=Decimal(price),
-                               tif=TimeInForce.IOC))
+    sell_to_the_person(session, "10", price)
     (position,) = session.snapshot().account.positions
     assert position.size == 10_000
     assert position.liquidation_price == answer.liquidation_price
@@ -100,11 +105,7 @@ def test_a_stop_shows_the_liquidation_price_once_triggered_and_filled() -> None:
     cancel_the_others(session)
     assert session.set_leverage(SILVER, 20).ok
     assert session.place(SILVER, "buy", "10", price=trigger).ok
-    market = session.replay.market
-    market.submit(c.Deposit(account="seller", amount=Decimal(10**6)))
-    market.submit(c.PlaceOrder(account="seller", symbol=SILVER, side=Side.SELL,
-                               type=OrderType.LIMIT, qty=Decimal(10), price=Decimal(trigger),
-                               tif=TimeInForce.IOC))
+    sell_to_the_person(session, "10", trigger)
     (position,) = session.snapshot().account.positions
     assert position.size == 10_000
     assert position.liquidation_price == answer.liquidation_price
