@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
 from engine.book import Order
-from engine.reserve import EMPTY, SymbolReserve
+from engine.reserve import EMPTY, Ladder, SymbolReserve
 
 
 class Position:
@@ -141,7 +141,8 @@ class Account:
             reserve.drop(order.order_id)
 
     def unlist_order(self, order: Order) -> None:
-        """``remove_order`` but for the running totals: the caller ``recount``s them."""
+        """``remove_order`` but for the running totals: the caller replaces them
+        (``replace_quotes``)."""
         del self.orders[order.order_id]
         if order.client_id is not None:
             del self.client_ids[order.client_id]
@@ -164,17 +165,17 @@ class Account:
             reserve = self.reserves[order.symbol] = SymbolReserve()
         reserve.refresh(order)
 
-    def recount(self, symbol: str, unlisted: Iterable[Order], changed: Iterable[Order]) -> None:
-        """``remove_order``'s drop of each of ``unlisted`` and ``refresh_order`` of each of
-        ``changed`` (orders of ``symbol``), in one pass over the running totals: a ladder
-        replace moves each level once (``SymbolReserve.recount``)."""
+    def replace_quotes(self, symbol: str, unlisted: Iterable[Order], quotes: list[Order],
+                       plain: tuple[Ladder, Ladder]) -> None:
+        """The running totals after a ladder replace on ``symbol``: ``remove_order``'s drop of
+        each of ``unlisted``, ``refresh_order`` of each of ``quotes``, and the plain ladders
+        the replace built (``SymbolReserve.replace_quotes``)."""
         reserve = self.reserves.get(symbol)
-        if reserve is None:  # nothing was counted: only orders that start resting can count
-            changed = [order for order in changed if order.live]
-            if not changed:
+        if reserve is None:  # nothing was counted: only quotes that start resting can count
+            if not quotes:
                 return
             reserve = self.reserves[symbol] = SymbolReserve()
-        reserve.recount([order.order_id for order in unlisted], changed)
+        reserve.replace_quotes([order.order_id for order in unlisted], quotes, plain)
 
     def reserve_on(self, symbol: str) -> SymbolReserve:
         """The running totals of the resting orders on ``symbol`` (empty if none rests)."""

@@ -36,13 +36,12 @@ from engine.liquidator import bankruptcy_tick
 from engine.margin import (
     available_balance,
     collateral,
-    order_initial_margin,
     solvent_at,
 )
 from engine.matching import fillable, match
 from engine.outbox import Outbox
 from engine.refusals import Refusal
-from engine.reserve import EMPTY
+from engine.reserve import EMPTY, Ladder
 from engine.triggers import TriggerBook, is_triggered
 from engine.units import RATE_SCALE, ceil_div, format_cash, mul_rate_up
 
@@ -739,21 +738,23 @@ class OrderEntry:
             new.extend((is_buy, price, lots) for price, lots in wanted.items())
         # the new quotes are not in the book yet: the book check below cannot see a new bid
         # at or above a new ask of the same ladder
-        top_bid = max((price for is_buy, price, _ in new if is_buy), default=None)
-        low_ask = min((price for is_buy, price, _ in new if not is_buy), default=None)
+        top_bid = max([price for is_buy, price, _ in new if is_buy], default=None)
+        low_ask = min([price for is_buy, price, _ in new if not is_buy], default=None)
         if top_bid is not None and low_ask is not None and top_bid >= low_ask:
             raise Refusal(RejectReason.INVALID_ORDER,
                           f"the ladder's bid at {instrument.format_price(top_bid)} is at or "
                           f"above its ask at {instrument.format_price(low_ask)}")
+        # only the best new quote of a side can be the first to reach the other side
         leaving = {order.order_id for order in cancel}
-        for is_buy, price, _ in new:
-            if self._crosses_after(book, is_buy, price, account.id, leaving):
+        for is_buy, price in ((True, top_bid), (False, low_ask)):
+            if price is not None and self._crosses_after(book, is_buy, price, account.id,
+                                                         leaving):
                 raise Refusal(RejectReason.POST_ONLY_WOULD_TAKE,
                               f"a quote at {instrument.format_price(price)} would trade "
                               "against the book")
-        self._check_ladder_margin(account, instrument, cancel, shrink, new)
+        plain = self._check_ladder_margin(account, instrument, leaving, shrink, new)
         outbox = self.outbox
-        changed = []  # the orders shrunk or placed: the totals are recounted once, at the end
+        changed = []  # the orders shrunk or placed: the totals are replaced once, at the end
         for order in cancel:
             book.remove(order)
             account.unlist_order(order)  # _close, but for the totals
@@ -775,7 +776,7 @@ class OrderEntry:
                             reduce_only=False, stp=order.stp, price=price)
             book.add(order)
             changed.append(order)
-        account.recount(symbol, cancel, changed)
+        account.replace_quotes(symbol, cancel, changed, plain)
 
     @staticmethod
     def _crosses_after(book: OrderBook, is_buy: bool, price: int, account_id: str,
@@ -793,42 +794,51 @@ class OrderEntry:
         return False
 
     def _check_ladder_margin(self, account: Account, instrument: Instrument,
-                             cancel: list[Order], shrink: list[tuple[Order, int]],
-                             new: list[tuple[bool, int, int]]) -> None:
+                             leaving: set[int], shrink: list[tuple[Order, int]],
+                             new: list[tuple[bool, int, int]]) -> tuple[Ladder, Ladder]:
         """One margin check for the whole new ladder: the tier of each side's reach, and the
-        order margin (plus the fees of what would open) against the available balance."""
+        order margin (plus the fees of what would open) against the available balance.
+        Returns the plain ladders (engine/reserve.py) as the replace would leave them: built
+        here from the orders that stay and the new quotes, checked, and installed by the
+        replace once it has moved the orders."""
         symbol = instrument.symbol
         mark = self._mark(symbol)
         leverage = account.leverage.get(symbol, instrument.default_leverage)
         position = account.position_qty(symbol)
         reserve = account.reserve_on(symbol)
         # the plain orders as the ladder would leave them (kept, shrunk, new): a replace
-        # rewrites most of them, so the oracle over this list is cheaper than the what-if
-        # changes to the running totals, and "before" is the running total itself
-        leaving = {order.order_id for order in cancel}
+        # rewrites most of them, so building the ladders afresh is cheaper than moving the
+        # running totals level by level, and "before" is the running total itself
         smaller = {order.order_id: lots for order, lots in shrink}
-        after = [(is_buy, price, left - smaller.get(order_id, 0))
-                 for order_id, (is_buy, price, left, reduce_only) in reserve.held.items()
-                 if not reduce_only and order_id not in leaving]
-        after.extend(new)
+        sides: tuple[dict[int, int], dict[int, int]] = ({}, {})  # [is_buy]: price -> lots
+        for order_id, (is_buy, price, left, reduce_only) in reserve.held.items():
+            if not reduce_only and order_id not in leaving:
+                side = sides[is_buy]
+                side[price] = side.get(price, 0) + left - smaller.get(order_id, 0)
+        for is_buy, price, lots in new:
+            side = sides[is_buy]
+            side[price] = side.get(price, 0) + lots
+        plain = (Ladder.of(False, sides[False]), Ladder.of(True, sides[True]))
         # the reach of each side the ladder adds to: its lots and its highest price (or mark)
-        lots_of, highest = {True: 0, False: 0}, {True: mark, False: mark}
-        for is_buy, price, lots in after:
-            lots_of[is_buy] += lots
-            if price > highest[is_buy]:
-                highest[is_buy] = price
         adds = {is_buy for is_buy, _, _ in new}
-        for side in (True, False):
-            if side in adds:
-                self._check_reach(instrument, side, position, lots_of[side], highest[side],
-                                  leverage)
+        for is_buy in (True, False):
+            if is_buy not in adds:
+                continue
+            ladder = plain[is_buy]
+            highest = ladder.highest()
+            self._check_reach(instrument, is_buy, position, ladder.total,
+                              mark if highest is None else max(highest, mark), leverage)
         before = reserve.order_margin(instrument, position, mark, leverage)
-        cost = order_initial_margin(instrument, after, position, mark, leverage) - before
+        per_lot = instrument.cash_per_tick_lot
+        cost = max(plain[True].opening_reserve(max(0, -position), mark, per_lot, leverage),
+                   plain[False].opening_reserve(max(0, position), mark, per_lot, leverage)
+                   ) - before
         if cost > 0:
-            cost += mul_rate_up(sum(instrument.notional(p, q) for _, p, q in new),
+            cost += mul_rate_up(sum([instrument.notional(p, q) for _, p, q in new]),
                                 instrument.taker_fee)
             available = available_balance(account, self.instruments, self.mark, symbol, before)
             if cost > available:
                 raise Refusal(RejectReason.INSUFFICIENT_MARGIN,
                               f"the ladder needs {format_cash(cost)} USDT of margin and fees, "
                               f"{format_cash(max(0, available))} available")
+        return plain

@@ -74,6 +74,17 @@ class Ladder:
         self.total += lots
         self.value += lots * price
 
+    @classmethod
+    def of(cls, is_buy: bool, lots: dict[int, int]) -> Ladder:
+        """A ladder holding ``lots`` (price -> lots, every one above zero), taken as is: built
+        in one pass where most of a side changes at once (a ladder replace)."""
+        ladder = cls(is_buy)
+        ladder.lots = lots
+        ladder.keys = sorted([-price for price in lots] if is_buy else lots)
+        ladder.total = sum(lots.values())
+        ladder.value = sum([price * held for price, held in lots.items()])
+        return ladder
+
     def best_first(self) -> Iterator[tuple[int, int]]:
         """(price, lots) of each level, best first."""
         lots = self.lots
@@ -200,38 +211,20 @@ class SymbolReserve:
             (self.reducing if reduce_only else self.plain)[is_buy].add(price, lots)
             self.held[order_id] = new  # type: ignore[assignment]
 
-    def recount(self, gone: Iterable[int], orders: Iterable[Order]) -> None:
-        """``drop`` each of ``gone`` and ``refresh`` each of ``orders``, netted per level before
-        any ladder moves: a ladder replace touches each level once, and a quote cancelled and
-        placed again at its price (to the back of the queue) leaves its level in place. The
-        totals end exactly as after the drops and refreshes one by one."""
+    def replace_quotes(self, gone: Iterable[int], quotes: Iterable[Order],
+                       plain: tuple[Ladder, Ladder]) -> None:
+        """What a ladder replace leaves: ``gone`` (its cancelled quotes) no longer counted,
+        ``quotes`` (shrunk or new, plain and resting) counted as they are now, and ``plain``,
+        the plain ladders as the replace leaves them (its margin check built them from the
+        same orders), in place of the old ones. A shrunk quote keeps its place in ``held``, as
+        ``refresh`` would keep it; the totals end exactly as after a ``drop`` of each of
+        ``gone`` and a ``refresh`` of each of ``quotes``."""
         held = self.held
-        net: dict[tuple[bool, bool, int], int] = {}  # (reduce_only, is_buy, price) -> lots
         for order_id in gone:
-            old = held.pop(order_id, None)
-            if old is not None:
-                key = (old[3], old[0], old[1])
-                net[key] = net.get(key, 0) - old[2]
-        for order in orders:
-            order_id = order.order_id
-            old = held.get(order_id)
-            new = ((order.is_buy, order.price, order.qty - order.filled, order.reduce_only)
-                   if order.live and order.price is not None and not order.type.is_conditional
-                   else None)
-            if old == new:
-                continue
-            if old is not None:
-                key = (old[3], old[0], old[1])
-                net[key] = net.get(key, 0) - old[2]
-                if new is None or key != (new[3], new[0], new[1]):
-                    del held[order_id]  # as ``refresh``: only a change of lots keeps its place
-            if new is not None:
-                key = (new[3], new[0], new[1])  # type: ignore[assignment]
-                net[key] = net.get(key, 0) + new[2]
-                held[order_id] = new  # type: ignore[assignment]
-        plain, reducing = self.plain, self.reducing
-        for (reduce_only, is_buy, price), lots in net.items():
-            (reducing if reduce_only else plain)[is_buy].add(price, lots)
+            del held[order_id]
+        for order in quotes:
+            held[order.order_id] = (order.is_buy, order.price, order.qty - order.filled, False)
+        self.plain = plain
 
     def drop(self, order_id: int) -> None:
         old = self.held.pop(order_id, None)

@@ -1,11 +1,11 @@
-"""A ladder replace recounts the running totals once (``SymbolReserve.recount``), against the
-drop and refresh of each order it stands in for.
+"""A ladder replace installs the plain ladders its margin check built
+(``SymbolReserve.replace_quotes``), against the drop and refresh of each order it stands in for.
 
 Setup: a seeded stream of ladder replaces (levels kept, shrunk, grown to the back of the queue
 at the same price, moved, sides cleared or left alone) from a few makers, with market orders,
 IOCs and reduce-only closes of takers filling and shrinking the quotes, cancels and index
-moves. The stream runs twice: as shipped, and with ``recount`` done one order at a time
-(``drop`` then ``refresh``, what the replace did before). The events and the state hash of
+moves. The stream runs twice: as shipped, and with ``replace_quotes`` done one order at a
+time (``drop`` then ``refresh``, the built ladders ignored: what the replace did before). The events and the state hash of
 every command must be identical, and so must every account's totals, held order by order in
 the same order; after every command the totals must also equal their recomputation from the
 orders themselves (``check_reserve``).
@@ -28,8 +28,8 @@ MAKERS = [f"m{n}" for n in range(3)]
 TAKERS = [f"t{n}" for n in range(3)]
 
 
-def one_by_one(reserve: SymbolReserve, gone, orders) -> None:
-    """The reference: what ``recount`` nets, done order by order."""
+def one_by_one(reserve: SymbolReserve, gone, orders, plain) -> None:
+    """The reference: what ``replace_quotes`` installs, done order by order."""
     for order_id in gone:
         reserve.drop(order_id)
     for order in orders:
@@ -126,7 +126,7 @@ def test_a_ladder_recount_is_the_drops_and_refreshes_one_by_one(seed, monkeypatc
     kinds = {type(event).__name__ for _, events, _, _ in netted for event in events}
     assert {"Accepted", "Amended", "Cancelled", "Fill"} <= kinds, kinds  # the stream's reach
     with monkeypatch.context() as patch:
-        patch.setattr(SymbolReserve, "recount", one_by_one)
+        patch.setattr(SymbolReserve, "replace_quotes", one_by_one)
         reference = run(seed, 600)
     for step, (got, want) in enumerate(zip(netted, reference, strict=True)):
         assert got == want, f"step {step}: {got[0]}"
