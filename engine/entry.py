@@ -41,7 +41,7 @@ from engine.margin import (
 from engine.matching import fillable, match
 from engine.outbox import Outbox
 from engine.refusals import Refusal
-from engine.reserve import EMPTY, Ladder
+from engine.reserve import EMPTY, Ladder, plain_margin
 from engine.triggers import TriggerBook, is_triggered
 from engine.units import RATE_SCALE, ceil_div, format_cash, mul_rate_up
 
@@ -829,10 +829,7 @@ class OrderEntry:
             self._check_reach(instrument, is_buy, position, ladder.total,
                               mark if highest is None else max(highest, mark), leverage)
         before = reserve.order_margin(instrument, position, mark, leverage)
-        per_lot = instrument.cash_per_tick_lot
-        cost = max(plain[True].opening_reserve(max(0, -position), mark, per_lot, leverage),
-                   plain[False].opening_reserve(max(0, position), mark, per_lot, leverage)
-                   ) - before
+        cost = plain_margin(plain, instrument, position, mark, leverage) - before
         if cost > 0:
             cost += mul_rate_up(sum([instrument.notional(p, q) for _, p, q in new]),
                                 instrument.taker_fee)

@@ -34,9 +34,6 @@ if TYPE_CHECKING:
     from engine.book import Order
     from engine.instrument import Instrument
 
-Change = tuple[bool, int, int]
-"""(is_buy, price in ticks, lots added (+) or taken off (-)) to the plain orders, what-if."""
-
 
 class Ladder:
     """Resting lots of one side by price, ranked best first, with their totals."""
@@ -164,6 +161,15 @@ class Ladder:
         return loss
 
 
+def plain_margin(plain: tuple[Ladder, Ladder], instrument: Instrument, position_qty: int,
+                 mark: int, leverage: int) -> int:
+    """``order_initial_margin`` of the plain ladders ``plain`` (indexed by is_buy): the
+    larger side's opening reserve, since both sides cannot fill into one position."""
+    per_lot = instrument.cash_per_tick_lot
+    return max(plain[True].opening_reserve(max(0, -position_qty), mark, per_lot, leverage),
+               plain[False].opening_reserve(max(0, position_qty), mark, per_lot, leverage))
+
+
 class SymbolReserve:
     """The running totals of one account's resting orders on one symbol."""
 
@@ -232,24 +238,10 @@ class SymbolReserve:
             is_buy, price, lots, reduce_only = old
             (self.reducing if reduce_only else self.plain)[is_buy].add(price, -lots)
 
-    def order_margin(self, instrument: Instrument, position_qty: int, mark: int, leverage: int,
-                     changes: Iterable[Change] = ()) -> int:
-        """``order_initial_margin`` of the plain orders, with ``changes`` applied (what-if:
-        they are undone before this returns)."""
-        plain = self.plain
-        done: list[Change] = []
-        try:
-            for is_buy, price, lots in changes:
-                plain[is_buy].add(price, lots)
-                done.append((is_buy, price, lots))
-            per_lot = instrument.cash_per_tick_lot
-            return max(plain[True].opening_reserve(max(0, -position_qty), mark, per_lot,
-                                                   leverage),
-                       plain[False].opening_reserve(max(0, position_qty), mark, per_lot,
-                                                    leverage))
-        finally:
-            for is_buy, price, lots in reversed(done):
-                plain[is_buy].add(price, -lots)
+    def order_margin(self, instrument: Instrument, position_qty: int, mark: int,
+                     leverage: int) -> int:
+        """``order_initial_margin`` of the plain orders."""
+        return plain_margin(self.plain, instrument, position_qty, mark, leverage)
 
     def order_cost(self, instrument: Instrument, position_qty: int, mark: int, leverage: int,
                    is_buy: bool, price: int, lots: int) -> tuple[int, int]:
