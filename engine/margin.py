@@ -157,28 +157,49 @@ def available_balance(account: Account, instruments: Mapping[str, Instrument],
                       order_margin_on_symbol: int = 0) -> int:
     """``summarize(...).available_balance`` alone, for the pre-trade check of every opening
     order: no maintenance margin, no summary built. ``symbol``'s order margin may be given
-    (``order_margin_on_symbol``) when the caller has just computed it."""
+    (``order_margin_on_symbol``) when the caller has just computed it. The symbols with a
+    position, then those with only orders (no set of both built: this runs on every
+    opening order)."""
     available = account.wallet
-    for held in account.positions.keys() | account.open_on.keys():
+    positions, reserves, leverages = account.positions, account.reserves, account.leverage
+    for held, position in positions.items():
         mark = marks.get(held)
         if mark is None:
             continue
+        qty = position.qty
+        reserve = reserves.get(held)
+        if not qty and reserve is None and held != symbol:
+            continue  # a flat position with no order: nothing reserved
         instrument = instruments[held]
-        leverage = account.leverage.get(held, instrument.default_leverage)
-        position = account.positions.get(held)
-        qty = position.qty if position is not None else 0
-        if qty and not position.isolated:  # type: ignore[union-attr]
-            per_lot = instrument.cash_per_tick_lot
-            available += (position.unrealized_pnl(mark, per_lot)  # type: ignore[union-attr]
-                          - ceil_div(abs(qty) * mark * per_lot, leverage))
+        leverage = leverages.get(held, instrument.default_leverage)
+        if qty:
+            if not position.isolated:
+                # unrealized PnL less the position's initial margin (rounded up), inlined
+                value = qty * mark * instrument.cash_per_tick_lot
+                if qty > 0:
+                    available += value - position.cost - (-(-value // leverage))
+                else:
+                    available += value + position.cost + (value // leverage)
+            if reserve is not None:
+                available -= reserve.closing_loss(instrument, qty, mark)
         if held == symbol:
             available -= order_margin_on_symbol
-        reserve = account.reserves.get(held)
-        if reserve is not None:  # else no order rests: no order margin, no closing loss
-            if held != symbol:
-                available -= reserve.order_margin(instrument, qty, mark, leverage)
-            if qty:
-                available -= reserve.closing_loss(instrument, qty, mark)
+        elif reserve is not None:  # else no order rests: no order margin
+            available -= reserve.order_margin(instrument, qty, mark, leverage)
+    for held in account.open_on:
+        if held in positions:
+            continue
+        mark = marks.get(held)
+        if mark is None:
+            continue
+        if held == symbol:
+            available -= order_margin_on_symbol
+            continue
+        reserve = reserves.get(held)
+        if reserve is not None:
+            instrument = instruments[held]
+            available -= reserve.order_margin(instrument, 0, mark,
+                                              leverages.get(held, instrument.default_leverage))
     return available
 
 

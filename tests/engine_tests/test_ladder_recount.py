@@ -5,10 +5,10 @@ Setup: a seeded stream of ladder replaces (levels kept, shrunk, grown to the bac
 at the same price, moved, sides cleared or left alone) from a few makers, with market orders,
 IOCs and reduce-only closes of takers filling and shrinking the quotes, cancels and index
 moves. The stream runs twice: as shipped, and with ``replace_quotes`` done one order at a
-time (``drop`` then ``refresh``, the built ladders ignored: what the replace did before). The events and the state hash of
-every command must be identical, and so must every account's totals, held order by order in
-the same order; after every command the totals must also equal their recomputation from the
-orders themselves (``check_reserve``).
+time (``drop`` then ``refresh``, the built ladders ignored: what the replace did before). The
+events and the state hash of every command must be identical, and so must every account's
+totals, held order by order in the same order; after every command the totals must also equal
+their recomputation from the orders themselves (``check_reserve``).
 """
 
 from __future__ import annotations

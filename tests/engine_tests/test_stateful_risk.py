@@ -64,7 +64,13 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule
 
 from engine.instrument import Instrument, parse_instruments
-from engine.margin import cross_health, isolated_health, position_initial_margin, summarize
+from engine.margin import (
+    available_balance,
+    cross_health,
+    isolated_health,
+    position_initial_margin,
+    summarize,
+)
 from engine.units import (
     CASH_SCALE,
     NS_PER_SECOND,
@@ -357,6 +363,20 @@ class Risk:
             short = sum(max(0, -a.position_qty(symbol)) for a in everyone)
             assert long == short, f"{symbol} open interest {long} long != {short} short {where}"
         assert HEX32.fullmatch(exchange.state_hash()), f"state_hash {where}"
+        for account in exchange.accounts.values():
+            # the pre-trade figure (both symbols, isolated parts, orders only) against the
+            # summary's, with and without the symbol's order margin handed in
+            summary = summarize(account, exchange.instruments, exchange.mark)
+            for symbol in (None, *SYMBOLS):
+                given = (0 if symbol is None or exchange.mark[symbol] is None else
+                         account.reserve_on(symbol).order_margin(
+                             exchange.instruments[symbol], account.position_qty(symbol),
+                             exchange.mark[symbol],
+                             account.leverage.get(symbol,
+                                                  exchange.instruments[symbol].default_leverage)))
+                assert available_balance(account, exchange.instruments, exchange.mark, symbol,
+                                         given) == summary.available_balance, (
+                    f"{account.id}: available balance with {symbol} given {where}")
 
     def held(self, symbol: str) -> bool:
         exchange = self.exchange
