@@ -160,29 +160,43 @@ class OrderEntry:
             return False
         is_buy = cmd.side is _BUY
         book = self.books[symbol]
-        if book.would_cross(is_buy, price):
-            return False
+        # book.would_cross, band and the tier check inlined: this runs on most orders
+        if is_buy:
+            best = book.asks.best
+            if best is not None and best.price <= price:
+                return False
+        else:
+            best = book.bids.best
+            if best is not None and best.price >= price:
+                return False
         position = account.positions.get(symbol)
         held = 0 if position is None else position.qty
         if held and (held > 0) != is_buy and not solvent_at(
                 instrument, position, collateral(account, symbol, self.instruments, self.mark),
                 price):
             return False  # a close the bankruptcy price may cap (``_execute``)
-        notional = price * qty * instrument.cash_per_tick_lot
+        per_lot = instrument.cash_per_tick_lot
+        notional = price * qty * per_lot
         if notional < instrument.min_notional:
             return False
-        band = self.band(instrument, is_buy, mark)
-        if price > band if is_buy else price < band:
-            return False
+        if (price > mark * (RATE_SCALE + instrument.price_band) // RATE_SCALE if is_buy
+                else price < ceil_div(mark * (RATE_SCALE - instrument.price_band), RATE_SCALE)):
+            return False  # outside the band (``band``)
         leverage = account.leverage.get(symbol, instrument.default_leverage)
         reserve = account.reserves.get(symbol, EMPTY)
         ladder = reserve.plain[is_buy]
-        highest = ladder.highest()
-        worst = max(price, mark) if highest is None else max(price, mark, highest)
+        keys = ladder.keys  # the side's highest price: ``ladder.highest()``
+        worst = price if price > mark else mark
+        if keys:
+            highest = -keys[0] if is_buy else keys[-1]
+            if highest > worst:
+                worst = highest
         exposure = (held if is_buy else -held) + qty + ladder.total
-        if exposure > 0 and instrument.max_leverage_for(
-                instrument.notional(worst, exposure)) < leverage:
-            return False
+        if exposure > 0:
+            reach = worst * exposure * per_lot
+            if (instrument.max_leverage_for(reach) if reach > instrument.tier_caps[0]
+                    else instrument.tiers[0].max_leverage) < leverage:
+                return False
         before, after = reserve.order_cost(instrument, held, mark, leverage, is_buy, price, qty)
         cost = after - before
         if cost > 0:

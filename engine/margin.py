@@ -168,6 +168,8 @@ def available_balance(account: Account, instruments: Mapping[str, Instrument],
             continue
         qty = position.qty
         reserve = reserves.get(held)
+        if reserve is not None and not reserve.held:
+            reserve = None  # kept with no order: it reserves nothing
         if not qty and reserve is None and held != symbol:
             continue  # a flat position with no order: nothing reserved
         instrument = instruments[held]
@@ -196,7 +198,7 @@ def available_balance(account: Account, instruments: Mapping[str, Instrument],
             available -= order_margin_on_symbol
             continue
         reserve = reserves.get(held)
-        if reserve is not None:
+        if reserve is not None and reserve.held:
             instrument = instruments[held]
             available -= reserve.order_margin(instrument, 0, mark,
                                               leverages.get(held, instrument.default_leverage))

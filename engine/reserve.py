@@ -252,10 +252,13 @@ class SymbolReserve:
         what-if of ``order_margin``."""
         plain = self.plain
         per_lot = instrument.cash_per_tick_lot
-        side = plain[is_buy]
-        side_close = max(0, -position_qty) if is_buy else max(0, position_qty)
-        other_close = max(0, position_qty) if is_buy else max(0, -position_qty)
-        other = plain[not is_buy].opening_reserve(other_close, mark, per_lot, leverage)
+        side, other_side = plain[is_buy], plain[not is_buy]
+        if is_buy:
+            side_close, other_close = max(0, -position_qty), max(0, position_qty)
+        else:
+            side_close, other_close = max(0, position_qty), max(0, -position_qty)
+        other = (other_side.opening_reserve(other_close, mark, per_lot, leverage)
+                 if other_side.total else 0)
         if not side.total:
             # nothing rests on this side (an IOC taker's usual case): the order is its only
             # level, and what opens of it is what the position does not absorb

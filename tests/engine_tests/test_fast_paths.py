@@ -12,6 +12,7 @@ rejections built (``select_events``).
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 from test_sweep import ENTRY, INSTRUMENTS, random_account
@@ -50,16 +51,21 @@ def new_pair(selected: list[type[ev.Event]] | None) -> tuple[Exchange, Exchange]
     return pair[0], pair[1]
 
 
-def random_command(rng: random.Random, mark: int, placed: int) -> u.UnitCommand:
+def random_command(rng: random.Random, mark: int, placed: int,
+                   band: Callable[[bool], int]) -> u.UnitCommand:
+    """``band(is_buy)``: the furthest price of that side the band allows now."""
     account = rng.choice(ACCOUNTS)
     r = rng.random()
     if r < 0.55:
         is_buy = rng.random() < 0.5
         offset = rng.choice([rng.randint(-30, 400), rng.randint(-30, 40), 6_000])
+        price = mark - offset if is_buy else mark + offset
+        if rng.random() < 0.05:  # at the band's edge, or a tick either side of it
+            price = band(is_buy) + rng.choice([-1, 0, 1])
         return u.PlaceOrder(
             account=account, symbol=SYMBOL, side=Side.BUY if is_buy else Side.SELL,
             type=OrderType.LIMIT, qty=rng.choice([1, 10, 100, 1_000, 5_000, 20_000, 50_000]),
-            price=mark - offset if is_buy else mark + offset,
+            price=price,
             tif=rng.choice([TimeInForce.GTC] * 4 + [TimeInForce.IOC, TimeInForce.FOK]),
             post_only=rng.random() < 0.05, reduce_only=rng.random() < 0.08,
             client_id=rng.choice([None] * 6 + ["c1", "c2"]),
@@ -88,7 +94,10 @@ def test_fast_paths_match_the_general_path(seed: int, selected) -> None:
     fast, general = new_pair(selected)
     seen: dict[str, int] = {}
     for step in range(1_500):
-        command = random_command(rng, fast.mark[SYMBOL] or MID, fast.next_order_id)
+        mark = fast.mark[SYMBOL] or MID
+        command = random_command(rng, mark, fast.next_order_id,
+                                 lambda is_buy, mark=mark: fast.entry.band(
+                                     fast.instruments[SYMBOL], is_buy, mark))
         got, want = fast.execute(command), general.execute(command)
         assert got == want, f"step {step}: {command}"
         assert fast.state_hash() == general.state_hash(), f"step {step}: {command}"
