@@ -11,6 +11,7 @@ reduce. The bankruptcy price caps a closing taker (engine/liquidator.py).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import attrgetter
 from typing import Any
 
 from engine import commands as c
@@ -45,8 +46,11 @@ from engine.reserve import EMPTY, Ladder, plain_margin
 from engine.triggers import TriggerBook, is_triggered
 from engine.units import RATE_SCALE, ceil_div, format_cash, mul_rate_up
 
-_LIMIT, _GTC, _IOC, _BUY = OrderType.LIMIT, TimeInForce.GTC, TimeInForce.IOC, Side.BUY
+_LIMIT, _GTC, _IOC = OrderType.LIMIT, TimeInForce.GTC, TimeInForce.IOC
+_BUY, _SELL = Side.BUY, Side.SELL
 """Bound once: an enum member read through its class costs a metaclass lookup."""
+_QUEUED = attrgetter("queued")
+"""An order's time priority in its book, as a sort key."""
 
 
 class OrderEntry:
@@ -712,6 +716,13 @@ class OrderEntry:
         cancel: list[Order] = []
         shrink: list[tuple[Order, int]] = []
         new: list[tuple[bool, int, int]] = []
+        # the account's plain resting orders of each side, in queue order: the reserve counts
+        # exactly those (engine/reserve.py), so the account's other orders are not looked at
+        orders = account.orders
+        resting: tuple[list[Order], list[Order]] = ([], [])  # [is_buy]
+        for order_id, (buy, _, _, reduce_only) in account.reserve_on(symbol).held.items():
+            if not reduce_only:
+                resting[buy].append(orders[order_id])
         for is_buy, levels in ((True, cmd.bids), (False, cmd.asks)):
             if levels is None:
                 continue
@@ -735,12 +746,8 @@ class OrderEntry:
                                   f"notional below the minimum "
                                   f"{format_cash(instrument.min_notional)} USDT")
                 wanted[price] = lots
-            # the account's plain resting orders of this side: the reserve counts exactly
-            # those (engine/reserve.py), so the account's other orders are not looked at
-            orders = account.orders
-            quotes = sorted((orders[order_id] for order_id, (buy, _, _, reduce_only)
-                             in account.reserve_on(symbol).held.items()
-                             if buy == is_buy and not reduce_only), key=lambda o: o.queued)
+            quotes = resting[is_buy]
+            quotes.sort(key=_QUEUED)
             for order in quotes:
                 lots = wanted.pop(order.price, None)  # type: ignore[arg-type]
                 if lots is None or lots > order.remaining:
@@ -780,7 +787,7 @@ class OrderEntry:
         for is_buy, price, lots in new:
             order_id = self.next_order_id
             self.next_order_id = order_id + 1
-            side = Side.BUY if is_buy else Side.SELL
+            side = _BUY if is_buy else _SELL
             order = Order(order_id=order_id, account=account.id, symbol=symbol, side=side,
                           type=_LIMIT, qty=lots, price=price, post_only=True)
             account.add_order(order)  # _open
