@@ -102,6 +102,12 @@ class Unit:
                 return False
         return True
 
+    def settle(self, margin: float, scale: float, marks: tuple[int | None, ...]) -> None:
+        """Take the radius of ``margin`` and ``scale``, the unit's sums at ``marks``."""
+        headroom = margin - (TOLERANCE * scale + MINIMUM_SLACK)
+        self.radius = headroom / scale / 3.0 if scale > 0.0 else headroom
+        self.marks = marks
+
     def assess(self) -> None:
         """The radius at every leg's latest mark, summed afresh in Python floats: what a full
         sweep would compute for this unit's rows (``SymbolTable.row_values``). O(legs)."""
@@ -114,9 +120,7 @@ class Unit:
             upnl, maintenance, row_scale = table.row_values(qty, cost, mark)
             margin += upnl - maintenance
             scale += row_scale
-        headroom = margin - (TOLERANCE * scale + MINIMUM_SLACK)
-        self.radius = headroom / scale / 3.0 if scale > 0.0 else headroom
-        self.marks = tuple(marks)
+        self.settle(margin, scale, tuple(marks))
 
     def reach_from(self, anchor: tuple[int | None, ...]) -> float:
         """The relative move of every mark from ``anchor`` (a table's) that keeps each of this
@@ -272,12 +276,13 @@ class SymbolTable:
         self.watch.pop(account_id, None)
         self.isolated_units.pop(account_id, None)
         last = self.size - 1
-        moved = self.owners[last]
-        for name in _ROW_ARRAYS[:-3]:  # swap the last row in: rows stay dense
-            array = getattr(self, name)
-            array[row] = array[last]
-        self.owners[row] = moved
-        self.rows[moved] = row
+        if row != last:  # swap the last row in: rows stay dense
+            moved = self.owners[last]
+            for array in (self.account, self.qty, self.cost, self.isolated, self.isolated_margin,
+                          self.upnl, self.maintenance, self.scale, self.cross):
+                array[row] = array[last]
+            self.owners[row] = moved
+            self.rows[moved] = row
         self.owners.pop()
         del self.rows[account_id]
 
@@ -336,7 +341,6 @@ class MarginScreen:
         scale = abs(margin)
         positions = account.positions
         legs: list[tuple[SymbolTable, float, float]] = []
-        held: list[tuple[SymbolTable, Unit | None]] = []
         for symbol, table in self._pairs:
             position = positions.get(symbol)
             if position is None or position.qty == 0:
@@ -347,34 +351,40 @@ class MarginScreen:
             upnl, maintenance, row_scale = table.put(account_id, slot, qty, cost, isolated,
                                                      position.isolated_margin)
             if isolated:
-                unit = Unit(float(position.isolated_margin), ((table, float(qty), float(cost)),))
-                table.isolated_units[account_id] = unit
-                held.append((table, unit))
-            else:
+                self._reread_isolated(table, account_id, position.isolated_margin,
+                                      upnl - maintenance, row_scale)
+                continue
+            if table.isolated_units:
                 table.isolated_units.pop(account_id, None)
-                margin += upnl - maintenance
-                scale += row_scale
-                legs.append((table, float(qty), float(cost)))
-                held.append((table, None))
+            margin += upnl - maintenance
+            scale += row_scale
+            legs.append((table, float(qty), float(cost)))
         self.margin[slot], self.scale[slot] = margin, scale
-        cross = None
-        if legs:
-            cross = self.cross_units[account_id] = Unit(float(wallet), tuple(legs))
-        else:
+        if not legs:
             self.cross_units.pop(account_id, None)
-        for table, unit in held:
-            self._note_fresh(table, account_id, unit or cross)
+            return
+        # assessed at the marks its rows were just computed at: the sums above are its own
+        unit = self.cross_units[account_id] = Unit(float(wallet), tuple(legs))
+        unit.settle(margin, scale, tuple(leg.mark for leg, _, _ in legs))
+        for table, _, _ in legs:
+            self._note_fresh(table, account_id, unit)
+
+    def _reread_isolated(self, table: SymbolTable, account_id: str, isolated_margin: int,
+                         pnl: float, row_scale: float) -> None:
+        """The unit of an isolated row just put, and its place on the table's watch."""
+        qty, cost = table.held[account_id][:2]
+        margin = float(isolated_margin)
+        unit = table.isolated_units[account_id] = Unit(margin, ((table, float(qty), float(cost)),))
+        unit.settle(margin + pnl, row_scale + abs(margin), (table.mark,))
+        self._note_fresh(table, account_id, unit)
 
     @staticmethod
-    def _note_fresh(table: SymbolTable, account_id: str, unit: Unit | None) -> None:
-        """Put a re-read unit on ``table``'s watch unless the table's radius covers it at the
-        latest marks (module docstring)."""
-        assert unit is not None
+    def _note_fresh(table: SymbolTable, account_id: str, unit: Unit) -> None:
+        """Put a re-read unit on ``table``'s watch unless the table's radius covers it
+        (module docstring)."""
         if table.radius <= 0.0:  # the next sweep is a full one: it picks the watch afresh
             table.watch.pop(account_id, None)
             return
-        if unit.marks is None:
-            unit.assess()
         reach = unit.reach_from(table.anchor)
         if reach >= table.radius:
             table.watch.pop(account_id, None)
