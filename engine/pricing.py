@@ -38,8 +38,8 @@ from engine.mark import (
     BasisAverage,
     Ewma,
     clamp_to_index,
-    is_metals_market_open,
     median_mark_ticks,
+    metals_market_hour,
 )
 from engine.refusals import Refusal
 from engine.units import (
@@ -125,6 +125,9 @@ class Pricing:
         self.prices = {s: PriceState(i) for s, i in instruments.items()}
         self._swept_at: dict[str, int] = dict.fromkeys(symbols, -1)
         """``ledger.writes`` at each symbol's last sweep (``remark``)."""
+        self._metals_hour = (False, -1, -1)
+        """``(open, start, end)``: whether the metals market is open from ``start`` to
+        ``end`` (one UTC hour), for ``_metals_open``."""
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -149,6 +152,15 @@ class Pricing:
         interval = self.instruments[symbol].funding_interval_ns
         return (self.outbox.now // interval + 1) * interval
 
+    def _metals_open(self) -> bool:
+        """``is_metals_market_open`` at the clock, worked out once an hour."""
+        now = self.outbox.now
+        is_open, start, end = self._metals_hour
+        if not start <= now < end:
+            is_open, end = metals_market_hour(now)
+            self._metals_hour = (is_open, now, end)
+        return is_open
+
     def _compute_mark(self, symbol: str) -> int:
         instrument = self.instruments[symbol]
         index = self.index[symbol]
@@ -156,7 +168,7 @@ class Pricing:
         if instrument.mark_method == "index":
             return index
         state = self.prices[symbol]
-        if instrument.market_hours and not is_metals_market_open(self.outbox.now):
+        if instrument.market_hours and not self._metals_open():
             # the index is frozen: follow the book (the index until the book has a mid)
             book_mark = state.off_hours.value()
             mark = index if book_mark is None else book_mark
