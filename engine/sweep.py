@@ -252,7 +252,8 @@ class SymbolTable:
         screen's sums for the account are not moved: ``MarginScreen`` does that."""
         key = (qty, cost, isolated, isolated_margin)
         values = self.row_values(float(qty), float(cost), self.mark)
-        if self.held.get(account_id) == key:
+        old = self.held.get(account_id)
+        if old == key:
             return values  # the arrays hold these already (``remark`` keeps them current)
         self.held[account_id] = key
         row = self.rows.get(account_id)
@@ -263,9 +264,17 @@ class SymbolTable:
             self.rows[account_id] = row
             self.owners.append(account_id)
             self.account[row] = account_index
-        self.qty[row], self.cost[row] = qty, cost
-        self.isolated[row], self.isolated_margin[row] = isolated, isolated_margin
-        self.cross[row] = 0.0 if isolated else 1.0
+            old = (None, None, None, None)
+        # only the columns that changed: a fill moves qty and cost, little else
+        if old[0] != qty:
+            self.qty[row] = qty
+        if old[1] != cost:
+            self.cost[row] = cost
+        if old[2] != isolated:
+            self.isolated[row] = isolated
+            self.cross[row] = 0.0 if isolated else 1.0
+        if old[3] != isolated_margin:
+            self.isolated_margin[row] = isolated_margin
         self.upnl[row], self.maintenance[row], self.scale[row] = values
         return values
 
@@ -341,6 +350,7 @@ class MarginScreen:
         scale = abs(margin)
         positions = account.positions
         legs: list[tuple[SymbolTable, float, float]] = []
+        marks: list[int | None] = []
         for symbol, table in self._pairs:
             position = positions.get(symbol)
             if position is None or position.qty == 0:
@@ -359,13 +369,14 @@ class MarginScreen:
             margin += upnl - maintenance
             scale += row_scale
             legs.append((table, float(qty), float(cost)))
+            marks.append(table.mark)
         self.margin[slot], self.scale[slot] = margin, scale
         if not legs:
             self.cross_units.pop(account_id, None)
             return
         # assessed at the marks its rows were just computed at: the sums above are its own
         unit = self.cross_units[account_id] = Unit(float(wallet), tuple(legs))
-        unit.settle(margin, scale, tuple(leg.mark for leg, _, _ in legs))
+        unit.settle(margin, scale, tuple(marks))
         for table, _, _ in legs:
             self._note_fresh(table, account_id, unit)
 
