@@ -1,6 +1,7 @@
 """The market step's shortcuts on the clock path give what the long way gives (engine/mark.py,
 engine/pricing.py): the metals hours asked once an hour, the mark-index bound's in-band test,
-the EWMA's repeated weight, the one-sample basis update."""
+the EWMA's repeated weight, the one-sample basis update, the next funding boundary
+remembered."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from engine import Exchange
 from engine import unit_commands as u
+from engine.events import Funding
 from engine.mark import (
     EWMA_BITS,
     BasisAverage,
@@ -21,7 +23,7 @@ from engine.mark import (
     keep_weight,
     metals_market_hour,
 )
-from engine.units import NS_PER_SECOND, RATE_SCALE, mul_rate_down, mul_rate_up
+from engine.units import NS_PER_SECOND, RATE_SCALE, mul_rate_down, mul_rate_up, parse_timestamp
 
 HOUR_NS = 3600 * NS_PER_SECOND
 MONDAY = 4 * 24 * HOUR_NS
@@ -83,3 +85,17 @@ def test_one_sample_into_a_full_window_drops_the_oldest():
     for half_ticks in (1, 2, 3, 10, -7, 4):
         average.add_half_ticks(half_ticks)
     assert average.state() == ["5", "-7/2", "2"] and average.half_tick_sum == 7
+
+
+def test_a_shorter_funding_interval_settles_at_its_first_boundary():
+    """The clock steps a second at a time (the next boundary of any symbol is remembered),
+    then BTC's interval becomes an hour: the step that reaches the next whole hour settles
+    BTC there, before any boundary remembered for the old terms."""
+    ex = Exchange()
+    start = parse_timestamp("2026-01-07T10:00:00Z")
+    for second in range(3):
+        ex.execute(u.MarketStep(ts=start + second * NS_PER_SECOND, index={"BTCUSDT": 900_000}))
+    cap = ex.instruments["BTCUSDT"].funding_cap
+    assert ex.execute(u.SetFundingTerms(symbol="BTCUSDT", interval_ns=HOUR_NS, cap=cap)) == []
+    events = ex.execute(u.MarketStep(ts=start + HOUR_NS, index={"BTCUSDT": 900_000}))
+    assert [e.symbol for e in events if isinstance(e, Funding)] == ["BTCUSDT"]
