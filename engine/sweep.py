@@ -16,17 +16,19 @@ the test: its *radius*, the relative move of the marks it holds that cannot make
 notionals sum to at most its ``scale``; a third of its headroom over its scale). The few units
 nearest maintenance (``WATCHED``) are the table's *watch*; the least radius of the others is the
 table's ``radius``, measured from the marks of that sweep (``anchor``). While every mark stays
-within it, a sweep of the symbol re-marks nothing: it re-checks only the watched units whose
-own marks moved beyond their own radius, each in Python floats at the latest marks (the same
-arithmetic as the vector form, from the unit's rows), and names those that come out at or
-below maintenance. The one near-maintenance holder that a book of leveraged accounts always
-has costs a few microseconds a sweep, not a re-mark of every table.
+within it, a sweep of the symbol re-marks nothing: it looks only at the watched units that the
+move from the anchor reaches (each keeps its *reach*, its own radius as a move from the anchor),
+re-checks those whose own marks moved beyond their own radius, each in Python floats at the
+latest marks (the same arithmetic as the vector form, from the unit's rows), and names those
+that come out at or below maintenance. The one near-maintenance holder that a book of leveraged
+accounts always has costs a few microseconds a sweep, not a re-mark of every table.
 
-An account re-read since that sweep is assessed the same way, at the latest marks: it joins
-the watch of each table it holds unless the table's radius already covers it (a move within
-``r`` of the anchor stays within the unit's own ``r'`` of the marks it was assessed at when
-``r x anchor + |anchor - assessed| <= r' x assessed``, mark by mark). A watch that grows beyond
-``WATCH_LIMIT`` sends the table back to a full sweep, which picks it afresh; the table is
+An account re-read since that sweep is assessed from the sums the re-read works out, at the
+marks its rows were just computed at: it joins the watch of each table it holds unless the
+table's radius already covers it, that is unless its reach is at least that radius (a move
+within ``r`` of the anchor stays within the unit's own ``r'`` of the marks it was assessed at
+when ``r x anchor + |anchor - assessed| <= r' x assessed``, mark by mark). A watch that grows
+beyond ``WATCH_LIMIT`` sends the table back to a full sweep, which picks it afresh; the table is
 re-marked (and every table behind its latest mark caught up) only when a full sweep runs.
 
 The tables mirror the accounts. The exchange marks an account dirty whenever it changes its
@@ -87,7 +89,7 @@ class Unit:
         """At the last assessment: the relative move of each leg's mark that cannot make the
         unit a candidate; <= 0 when it was a candidate."""
         self.marks: tuple[int | None, ...] | None = None
-        """Each leg's table's ``latest`` mark at that assessment (None: not assessed)."""
+        """The mark of each leg's table that assessment holds at (None: not assessed)."""
 
     def holds(self) -> bool:
         """Is the last assessment still good: no candidate then, every leg's mark since within
