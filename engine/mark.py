@@ -65,10 +65,14 @@ class BasisAverage:
 
         O(min(count, window)): more than a window of equal samples replaces the whole window.
         """
-        if count < 0:
-            raise ValueError(f"sample count must not be negative, got {count}")
         values = self._values
         window = self.window
+        if count == 1 and len(values) == window:  # the clock path: one sample a second
+            self._sum += half_ticks - values[0]
+            values.append(half_ticks)  # the deque's maxlen drops the oldest
+            return
+        if count < 0:
+            raise ValueError(f"sample count must not be negative, got {count}")
         if count >= window:
             values.clear()
             values.extend([half_ticks] * window)
@@ -195,6 +199,8 @@ def clamp_to_index(mark: int, index: int, max_deviation: int) -> int:
 
     O(1).
     """
+    if abs(mark - index) * RATE_SCALE <= index * max_deviation:
+        return mark  # inside both bounds (the test below without their rounding: exact)
     lower = mul_rate_up(index, RATE_SCALE - max_deviation)
     upper = mul_rate_down(index, RATE_SCALE + max_deviation)
     return min(max(mark, lower), upper)
@@ -282,7 +288,7 @@ class Ewma:
     agree to far below a tick, and no golden session runs off-hours.)
     """
 
-    __slots__ = ("half_life_ns", "_average", "_ts")
+    __slots__ = ("half_life_ns", "_average", "_ts", "_keep")
 
     def __init__(self, half_life_ns: int) -> None:
         """Args: half_life_ns: the time after which a sample's weight has halved (> 0)."""
@@ -293,6 +299,9 @@ class Ewma:
         """The average in ticks, as an integer over 2^EWMA_BITS."""
         self._ts = 0
         """The timestamp of the last sample."""
+        self._keep = (-1, 0)
+        """``(Δt, keep_weight(Δt, half_life_ns))`` of the last update: the clock repeats its
+        step, so the weight is usually this one (a pure function: not part of the state)."""
 
     def update(self, value_ticks: Fraction | int, ts_ns: int) -> None:
         """Add a sample of ``value_ticks`` taken at ``ts_ns`` (any rational is rounded
@@ -323,7 +332,12 @@ class Ewma:
         if elapsed < 0:
             raise ValueError(f"sample at {ts_ns} is before the previous one at {self._ts}")
         if average != sample:
-            weight = keep_weight(elapsed, self.half_life_ns)
+            keep = self._keep
+            if keep[0] == elapsed:
+                weight = keep[1]
+            else:
+                weight = keep_weight(elapsed, self.half_life_ns)
+                self._keep = (elapsed, weight)
             average = sample + _shift_half_even(weight * (average - sample))
         self._average, self._ts = average, ts_ns
 
@@ -363,6 +377,14 @@ _CLOSE_S = 22 * 3600
 """CME metals close 17:00 New York = 22:00 UTC in winter..."""
 _OPEN_S = 23 * 3600
 """...and reopen an hour later, 18:00 New York = 23:00 UTC."""
+
+
+def metals_market_hour(ts_ns: int) -> tuple[bool, int]:
+    """``is_metals_market_open(ts_ns)`` and the end of the UTC hour it holds through: the
+    schedule changes only on whole hours, so a clock that ticks by the second can ask again
+    once an hour (Pricing caches it). O(1)."""
+    hour = 3600 * NS_PER_SECOND
+    return is_metals_market_open(ts_ns), (ts_ns // hour + 1) * hour
 
 
 def is_metals_market_open(ts_ns: int) -> bool:

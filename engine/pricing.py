@@ -38,8 +38,8 @@ from engine.mark import (
     BasisAverage,
     Ewma,
     clamp_to_index,
-    is_metals_market_open,
     median_mark_ticks,
+    metals_market_hour,
 )
 from engine.refusals import Refusal
 from engine.units import (
@@ -125,6 +125,12 @@ class Pricing:
         self.prices = {s: PriceState(i) for s, i in instruments.items()}
         self._swept_at: dict[str, int] = dict.fromkeys(symbols, -1)
         """``ledger.writes`` at each symbol's last sweep (``remark``)."""
+        self._boundary = (0, -1)
+        """``(since, boundary)``: no symbol's funding boundary lies in ``(since, boundary)``
+        (``_next_boundary``); reset when an interval changes."""
+        self._metals_hour = (False, -1, -1)
+        """``(open, start, end)``: whether the metals market is open from ``start`` to
+        ``end`` (one UTC hour), for ``_metals_open``."""
 
     # -- queries --------------------------------------------------------------------------------
 
@@ -149,6 +155,26 @@ class Pricing:
         interval = self.instruments[symbol].funding_interval_ns
         return (self.outbox.now // interval + 1) * interval
 
+    def _next_boundary(self) -> int:
+        """The first funding boundary of any symbol after the clock, worked out again only
+        once the clock reaches it (a clock ticking by the second crosses one in hours)."""
+        now = self.outbox.now
+        since, boundary = self._boundary
+        if not since <= now < boundary:
+            boundary = min((now // i.funding_interval_ns + 1) * i.funding_interval_ns
+                           for i in self.instruments.values())
+            self._boundary = (now, boundary)
+        return boundary
+
+    def _metals_open(self) -> bool:
+        """``is_metals_market_open`` at the clock, worked out once an hour."""
+        now = self.outbox.now
+        is_open, start, end = self._metals_hour
+        if not start <= now < end:
+            is_open, end = metals_market_hour(now)
+            self._metals_hour = (is_open, now, end)
+        return is_open
+
     def _compute_mark(self, symbol: str) -> int:
         instrument = self.instruments[symbol]
         index = self.index[symbol]
@@ -156,7 +182,7 @@ class Pricing:
         if instrument.mark_method == "index":
             return index
         state = self.prices[symbol]
-        if instrument.market_hours and not is_metals_market_open(self.outbox.now):
+        if instrument.market_hours and not self._metals_open():
             # the index is frozen: follow the book (the index until the book has a mid)
             book_mark = state.off_hours.value()
             mark = index if book_mark is None else book_mark
@@ -214,6 +240,21 @@ class Pricing:
         one; this keeps a jump of years from producing thousands of events.
         """
         sampled = dict.fromkeys(self.instruments, self.outbox.now)
+        if until >= self._next_boundary():  # else nothing to settle (the common step)
+            self._settle_boundaries(until, sampled)
+        for symbol in self.instruments:
+            if self.index[symbol] is not None:
+                self._sample(symbol, sampled[symbol], until)
+        self.outbox.now = until
+        if index:
+            self.index.update(index)
+        for symbol in self.instruments:
+            if self.index[symbol] is not None:
+                self.remark(symbol, always=index is not None and symbol in index)
+
+    def _settle_boundaries(self, until: int, sampled: dict[str, int]) -> None:
+        """Every funding boundary up to ``until``, in time order: each symbol sampled up to
+        it (``sampled`` moves along), re-marked there and settled (``advance_clock``)."""
         while True:
             due = []
             for symbol, instrument in self.instruments.items():
@@ -236,15 +277,6 @@ class Pricing:
             self.outbox.now = boundary
             self.remark(symbol)
             self._settle_funding(symbol)
-        for symbol in self.instruments:
-            if self.index[symbol] is not None:
-                self._sample(symbol, sampled[symbol], until)
-        self.outbox.now = until
-        if index:
-            self.index.update(index)
-        for symbol in self.instruments:
-            if self.index[symbol] is not None:
-                self.remark(symbol, always=index is not None and symbol in index)
 
     def _held(self, symbol: str) -> bool:
         """Does any account (or the fund) hold a position in ``symbol``?"""
@@ -350,6 +382,7 @@ class Pricing:
         self.instruments[cmd.symbol] = msgspec.structs.replace(
             instrument, funding_interval_ns=interval, funding_cap=cap)
         self.prices[cmd.symbol]._predicted = None  # cached for the old cap
+        self._boundary = (0, -1)  # and the boundaries for the old interval
 
     def _unit_time(self, ts: int) -> int:
         if type(ts) is not int or not 0 <= ts < 2**63:

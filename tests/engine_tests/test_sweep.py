@@ -3,6 +3,7 @@ including after many incremental re-marks and row changes (engine/sweep.py)."""
 
 from __future__ import annotations
 
+import math
 import random
 
 import numpy as np
@@ -170,18 +171,19 @@ def test_a_skipped_sweep_finds_what_a_full_one_finds(seed, monkeypatch):
     within the radius. Small mark moves (mostly within the radius), some large ones, and
     accounts changing now and then (and replaced when they fail, as if liquidated): the two
     return the same candidates every time, and these cover every account that fails the
-    exact test. Sweeps were skipped, and some were not."""
+    exact test. Sweeps were skipped, and some were not; some skipped ones named a watched
+    holder that failed."""
     rng = random.Random(seed)
     marks = dict(ENTRY)
     accounts = healthy_accounts(rng, 150, marks)
     lazy, eager = MarginScreen(INSTRUMENTS), MarginScreen(INSTRUMENTS)
-    monkeypatch.setattr(eager, "_within", lambda table: False)
+    monkeypatch.setattr(eager, "_drift", lambda table: math.inf)
     for screen in (lazy, eager):
         screen.dirty.update(accounts)
         screen.refresh(accounts)
         for symbol in INSTRUMENTS:  # as the exchange does: every table at its symbol's mark
             screen.candidates(symbol, marks[symbol])
-    skipped = full = failed = 0
+    skipped = full = failed = watched = 0
     names = list(accounts)
     for step in range(600):
         symbol = rng.choice(list(INSTRUMENTS))
@@ -199,8 +201,10 @@ def test_a_skipped_sweep_finds_what_a_full_one_finds(seed, monkeypatch):
         before = lazy.tables[symbol].mark
         found = lazy.candidates(symbol, marks[symbol])
         if lazy.tables[symbol].size:
-            skipped += lazy.tables[symbol].mark == before != marks[symbol]
+            skip = lazy.tables[symbol].mark == before != marks[symbol]
+            skipped += skip
             full += lazy.tables[symbol].mark == marks[symbol]
+            watched += skip and bool(failing(accounts, symbol, marks))
         assert sorted(found) == sorted(eager.candidates(symbol, marks[symbol]))
         failures = failing(accounts, symbol, marks)
         assert failures <= set(found)
@@ -210,16 +214,31 @@ def test_a_skipped_sweep_finds_what_a_full_one_finds(seed, monkeypatch):
             for screen in (lazy, eager):
                 screen.dirty.add(name)
                 screen.refresh(accounts)
-    print(f"skipped {skipped}, full {full}, failing {failed}")
+    print(f"skipped {skipped}, full {full}, failing {failed}, found by the watch {watched}")
     assert skipped > 50 and full > 50, (skipped, full)
+    assert watched, "no skipped sweep had a failing holder to find"
     assert failed, "the moves made some account fail"
 
 
-def test_a_changed_account_or_a_move_beyond_the_radius_sweeps_again():
+def push_below_maintenance(account: Account, symbol: str, marks: dict[str, int],
+                           extra: int = 1) -> None:
+    """Take ``extra`` cash units more than its headroom out of the part that holds
+    ``symbol``."""
+    position = account.positions[symbol]
+    if position.isolated:  # its isolated margin stands behind its row
+        health = isolated_health(INSTRUMENTS[symbol], position, marks[symbol])
+        position.isolated_margin -= health.equity - health.maintenance + extra
+    else:
+        health = cross_health(account, INSTRUMENTS, marks)
+        account.wallet -= health.equity - health.maintenance + extra
+
+
+def test_a_changed_account_is_watched_and_a_move_beyond_the_radius_sweeps_again():
     """Skipped: a small move of the symbol's own mark, and again after a holder was re-read
-    unchanged (its own radius holds). Swept in full: after a holder changed to near
-    maintenance, after another symbol's mark moved beyond the radius (its holders' cross sums
-    count that symbol too), after the symbol's own mark moved beyond it."""
+    unchanged (the radius covers it). A holder changed to below maintenance joins the watch:
+    the next sweep names it without re-marking the table. Swept in full: after another
+    symbol's mark moved beyond the radius (its holders' cross sums count that symbol too),
+    after the symbol's own mark moved beyond it."""
     rng = random.Random(9)
     marks = dict(ENTRY)
     accounts = healthy_accounts(rng, 50, marks)
@@ -235,23 +254,24 @@ def test_a_changed_account_or_a_move_beyond_the_radius_sweeps_again():
         return round(mark * (1 + fraction * table.radius))
 
     xau = nudge(marks["XAUUSDT"], 0.5)
-    screen.candidates("XAUUSDT", xau)
+    assert screen.candidates("XAUUSDT", xau) == []
     assert (table.mark, table.latest) == (marks["XAUUSDT"], xau), "skipped"
-    holder = next(name for name in accounts if name in table.rows)
+    holder = next(name for name in accounts if name in table.rows and name not in table.watch)
     screen.dirty.add(holder)
     screen.refresh(accounts)
+    assert holder not in table.watch, "the radius covers the holder re-read unchanged"
     xau = nudge(xau, 0.1)
     screen.candidates("XAUUSDT", xau)
     assert table.mark == marks["XAUUSDT"], "skipped: the holder re-read is as far from failing"
-    account = accounts[holder]
-    if account.positions["XAUUSDT"].isolated:  # its isolated margin stands behind its row
-        account.positions["XAUUSDT"].isolated_margin = 0
-    else:
-        account.wallet = 0
+    push_below_maintenance(accounts[holder], "XAUUSDT", marks | {"XAUUSDT": xau})
     screen.dirty.add(holder)
     screen.refresh(accounts)
-    screen.candidates("XAUUSDT", xau)
-    assert table.mark == xau, "a holder changed to near maintenance"
+    assert holder in table.watch
+    assert holder in screen.candidates("XAUUSDT", xau), "the watch names it"
+    assert table.mark == marks["XAUUSDT"], "without a full sweep"
+    accounts[holder] = healthy_account(rng, holder, marks)  # liquidated: healthy again
+    screen.dirty.add(holder)
+    screen.refresh(accounts)
     screen.candidates("BTCUSDT", nudge(marks["BTCUSDT"], 1.5))
     xau_next = nudge(xau, 0.1)
     screen.candidates("XAUUSDT", xau_next)
@@ -296,3 +316,30 @@ def test_a_holder_reread_after_another_mark_moved_is_held_to_the_marks_of_its_re
     assert "edge" in failing(accounts, "XAUUSDT", marks), "back at the old BTC mark it fails"
     assert "edge" in screen.candidates("BTCUSDT", marks["BTCUSDT"])
     assert "edge" in screen.candidates("XAUUSDT", marks["XAUUSDT"])
+
+
+def test_a_watch_that_outgrows_its_limit_sends_the_table_to_a_full_sweep(monkeypatch):
+    """Re-read holders that the radius does not cover join the watch, up to WATCH_LIMIT; one
+    more and the next sweep is a full one, which names them all and picks the watch afresh
+    (at most WATCHED holders)."""
+    monkeypatch.setattr(sweep, "WATCH_LIMIT", sweep.WATCHED + 2)
+    rng = random.Random(5)
+    marks = dict(ENTRY)
+    accounts = healthy_accounts(rng, 120, marks)
+    screen = MarginScreen(INSTRUMENTS)
+    screen.dirty.update(accounts)
+    screen.refresh(accounts)
+    for symbol in [*INSTRUMENTS, "BTCUSDT"]:  # BTC again: once every table has a mark
+        screen.candidates(symbol, marks[symbol])
+    table = screen.tables["BTCUSDT"]
+    assert table.radius > 0 and len(table.watch) == sweep.WATCHED
+    pushed = [name for name in table.owners if name not in table.watch][:3]
+    for count, name in enumerate(pushed, start=1):
+        push_below_maintenance(accounts[name], "BTCUSDT", marks, extra=10**10)  # 100 USDT
+        screen.dirty.add(name)
+        screen.refresh(accounts)
+        assert (table.radius > 0) == (count < 3), "the third one overflows the watch"
+    moved = marks["BTCUSDT"] + 1
+    assert set(pushed) <= set(screen.candidates("BTCUSDT", moved))
+    assert table.mark == moved, "a full sweep"
+    assert len(table.watch) == sweep.WATCHED
