@@ -42,7 +42,7 @@ from engine.margin import (
 from engine.matching import fillable, match
 from engine.outbox import Outbox
 from engine.refusals import Refusal
-from engine.reserve import EMPTY, Ladder, plain_margin
+from engine.reserve import EMPTY, Ladder, SymbolReserve, plain_margin
 from engine.triggers import TriggerBook, is_triggered
 from engine.units import RATE_SCALE, ceil_div, format_cash, mul_rate_up
 
@@ -713,22 +713,28 @@ class OrderEntry:
         symbol = cmd.symbol
         mark = self._mark(symbol)
         book = self.books[symbol]
+        reserve = account.reserve_on(symbol)
         cancel: list[Order] = []
         shrink: list[tuple[Order, int]] = []
         new: list[tuple[bool, int, int]] = []
+        # [is_buy]: the side's plain lots by price as the replace leaves them (the levels it
+        # lists: each rests as listed, kept, shrunk or placed anew), None for a side not given
+        plain_lots: list[dict[int, int] | None] = [None, None]
+        best_new: list[int | None] = [None, None]  # [is_buy]: the side's best new quote
         # the account's plain resting orders of each side, in queue order: the reserve counts
         # exactly those (engine/reserve.py), so the account's other orders are not looked at
         orders = account.orders
         resting: tuple[list[Order], list[Order]] = ([], [])  # [is_buy]
-        for order_id, (buy, _, _, reduce_only) in account.reserve_on(symbol).held.items():
+        for order_id, (buy, _, _, reduce_only) in reserve.held.items():
             if not reduce_only:
                 resting[buy].append(orders[order_id])
+        max_qty, min_qty = instrument.max_qty, instrument.min_qty
+        per_lot, min_notional = instrument.cash_per_tick_lot, instrument.min_notional
         for is_buy, levels in ((True, cmd.bids), (False, cmd.asks)):
             if levels is None:
                 continue
             wanted: dict[int, int] = {}
             band = self.band(instrument, is_buy, mark)
-            max_qty, min_qty = instrument.max_qty, instrument.min_qty
             for price, lots in levels:
                 if type(price) is not int or price <= 0:  # the checks raise only then
                     self._positive_ticks(instrument, price, "price")
@@ -741,11 +747,12 @@ class OrderEntry:
                     raise Refusal(RejectReason.PRICE_OUT_OF_BAND,
                                   f"{'bid above' if is_buy else 'ask below'} the "
                                   f"{instrument.format_price(band)} limit of the price band")
-                if instrument.notional(price, lots) < instrument.min_notional:
+                if price * lots * per_lot < min_notional:  # instrument.notional, inlined
                     raise Refusal(RejectReason.BELOW_MIN_NOTIONAL,
                                   f"notional below the minimum "
                                   f"{format_cash(instrument.min_notional)} USDT")
                 wanted[price] = lots
+            plain_lots[is_buy] = dict(wanted)
             quotes = resting[is_buy]
             quotes.sort(key=_QUEUED)
             for order in quotes:
@@ -756,47 +763,56 @@ class OrderEntry:
                         wanted[order.price] = lots  # type: ignore[index]  # to the back
                 elif lots < order.remaining:
                     shrink.append((order, order.remaining - lots))
-            new.extend((is_buy, price, lots) for price, lots in wanted.items())
+            if wanted:
+                best_new[is_buy] = max(wanted) if is_buy else min(wanted)
+                new += [(is_buy, price, lots) for price, lots in wanted.items()]
         # the new quotes are not in the book yet: the book check below cannot see a new bid
         # at or above a new ask of the same ladder
-        top_bid = max([price for is_buy, price, _ in new if is_buy], default=None)
-        low_ask = min([price for is_buy, price, _ in new if not is_buy], default=None)
+        top_bid, low_ask = best_new[True], best_new[False]
         if top_bid is not None and low_ask is not None and top_bid >= low_ask:
             raise Refusal(RejectReason.INVALID_ORDER,
                           f"the ladder's bid at {instrument.format_price(top_bid)} is at or "
                           f"above its ask at {instrument.format_price(low_ask)}")
         # only the best new quote of a side can be the first to reach the other side
-        leaving = {order.order_id for order in cancel}
-        for is_buy, price in ((True, top_bid), (False, low_ask)):
-            if price is not None and self._crosses_after(book, is_buy, price, account.id,
-                                                         leaving):
-                raise Refusal(RejectReason.POST_ONLY_WOULD_TAKE,
-                              f"a quote at {instrument.format_price(price)} would trade "
-                              "against the book")
-        plain = self._check_ladder_margin(account, instrument, leaving, shrink, new)
+        if ((top_bid is not None and book.would_cross(True, top_bid))
+                or (low_ask is not None and book.would_cross(False, low_ask))):
+            leaving = {order.order_id for order in cancel}
+            for is_buy, price in ((True, top_bid), (False, low_ask)):
+                if price is not None and self._crosses_after(book, is_buy, price, account.id,
+                                                             leaving):
+                    raise Refusal(RejectReason.POST_ONLY_WOULD_TAKE,
+                                  f"a quote at {instrument.format_price(price)} would trade "
+                                  "against the book")
+        plain = self._check_ladder_margin(account, instrument, reserve, plain_lots, new)
         outbox = self.outbox
         changed = []  # the orders shrunk or placed: the totals are replaced once, at the end
         for order in cancel:
             book.remove(order)
-            account.unlist_order(order)  # _close, but for the totals
-            outbox.cancelled(order, CancelReason.USER)
+        account.unlist_quotes(symbol, cancel)  # _close, but for the totals
+        if not outbox.skip_all(e.Cancelled, len(cancel)):
+            for order in cancel:
+                outbox.cancelled(order, CancelReason.USER)
         for order, lots in shrink:
             book.reduce(order, lots, filled=False)
             changed.append(order)
             self._amended(order)
-        for is_buy, price, lots in new:
-            order_id = self.next_order_id
-            self.next_order_id = order_id + 1
-            side = _BUY if is_buy else _SELL
-            order = Order(order_id=order_id, account=account.id, symbol=symbol, side=side,
-                          type=_LIMIT, qty=lots, price=price, post_only=True)
-            account.add_order(order)  # _open
-            if not outbox.skip(e.Accepted):
-                outbox.emit(e.Accepted, order_id=order_id, account=account.id, symbol=symbol,
-                            side=side, type=_LIMIT, qty=lots, tif=order.tif, post_only=True,
-                            reduce_only=False, stp=order.stp, price=price)
+        order_id = self.next_order_id
+        self.next_order_id = order_id + len(new)
+        account_id = account.id
+        placed = [Order(order_id=order_id + n, account=account_id, symbol=symbol,
+                        side=_BUY if is_buy else _SELL, type=_LIMIT, qty=lots, price=price,
+                        post_only=True)
+                  for n, (is_buy, price, lots) in enumerate(new)]
+        account.list_quotes(symbol, placed)  # _open
+        if not outbox.skip_all(e.Accepted, len(placed)):
+            for order in placed:
+                outbox.emit(e.Accepted, order_id=order.order_id, account=account_id,
+                            symbol=symbol, side=order.side, type=_LIMIT, qty=order.qty,
+                            tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
+                            price=order.price)
+        for order in placed:
             book.add(order)
-            changed.append(order)
+        changed += placed
         account.replace_quotes(symbol, cancel, changed, plain)
 
     @staticmethod
@@ -814,37 +830,36 @@ class OrderEntry:
                     return True
         return False
 
+    @staticmethod
+    def _ladder_after(is_buy: bool, lots: dict[int, int] | None, held: Ladder) -> Ladder:
+        """A side's plain ladder after a replace: the listed levels, or what it held when the
+        replace leaves the side out (a fresh ladder for an empty side: ``EMPTY``'s are
+        shared)."""
+        if lots is not None:
+            return Ladder.of(is_buy, lots)
+        return held if held.total else Ladder(is_buy)
+
     def _check_ladder_margin(self, account: Account, instrument: Instrument,
-                             leaving: set[int], shrink: list[tuple[Order, int]],
+                             reserve: SymbolReserve, plain_lots: list[dict[int, int] | None],
                              new: list[tuple[bool, int, int]]) -> tuple[Ladder, Ladder]:
         """One margin check for the whole new ladder: the tier of each side's reach, and the
         order margin (plus the fees of what would open) against the available balance.
-        Returns the plain ladders (engine/reserve.py) as the replace would leave them: built
-        here from the orders that stay and the new quotes, checked, and installed by the
-        replace once it has moved the orders."""
+        Returns the plain ladders (engine/reserve.py) as the replace would leave them: a side
+        the ladder lists holds exactly its levels (``plain_lots``), a side it leaves out holds
+        what it held; built here, checked, and installed by the replace once it has moved the
+        orders."""
         symbol = instrument.symbol
         mark = self._mark(symbol)
         leverage = account.leverage.get(symbol, instrument.default_leverage)
         position = account.position_qty(symbol)
-        reserve = account.reserve_on(symbol)
-        # the plain orders as the ladder would leave them (kept, shrunk, new): a replace
-        # rewrites most of them, so building the ladders afresh is cheaper than moving the
-        # running totals level by level, and "before" is the running total itself
-        smaller = {order.order_id: lots for order, lots in shrink}
-        sides: tuple[dict[int, int], dict[int, int]] = ({}, {})  # [is_buy]: price -> lots
-        for order_id, (is_buy, price, left, reduce_only) in reserve.held.items():
-            if not reduce_only and order_id not in leaving:
-                side = sides[is_buy]
-                side[price] = side.get(price, 0) + left - smaller.get(order_id, 0)
-        for is_buy, price, lots in new:
-            side = sides[is_buy]
-            side[price] = side.get(price, 0) + lots
-        plain = (Ladder.of(False, sides[False]), Ladder.of(True, sides[True]))
-        # the reach of each side the ladder adds to: its lots and its highest price (or mark)
-        adds = {is_buy for is_buy, _, _ in new}
-        for is_buy in (True, False):
-            if is_buy not in adds:
-                continue
+        # built afresh from the levels: a replace rewrites most of a side, so that is cheaper
+        # than moving the running totals level by level, and "before" is the running total
+        held = reserve.plain
+        plain = (self._ladder_after(False, plain_lots[False], held[False]),
+                 self._ladder_after(True, plain_lots[True], held[True]))
+        # the reach of each side the ladder adds to: its lots and its highest price (or mark);
+        # ``new`` lists the bids before the asks, so its ends name the sides it adds to
+        for is_buy in {new[0][0], new[-1][0]} if new else ():
             ladder = plain[is_buy]
             highest = ladder.highest()
             self._check_reach(instrument, is_buy, position, ladder.total,
@@ -852,7 +867,7 @@ class OrderEntry:
         before = reserve.order_margin(instrument, position, mark, leverage)
         cost = plain_margin(plain, instrument, position, mark, leverage) - before
         if cost > 0:
-            cost += mul_rate_up(sum([instrument.notional(p, q) for _, p, q in new]),
+            cost += mul_rate_up(sum([p * q for _, p, q in new]) * instrument.cash_per_tick_lot,
                                 instrument.taker_fee)
             available = available_balance(account, self.instruments, self.mark, symbol, before)
             if cost > available:

@@ -46,6 +46,13 @@ class Outbox:
             return True
         return False
 
+    def skip_all(self, cls: type[e.Event], count: int) -> bool:
+        """``skip`` of ``count`` events of ``cls`` at once (a ladder's quotes)."""
+        if cls in self.skipped:
+            self.seq += count
+            return True
+        return False
+
     def cancelled(self, order: Order, reason: CancelReason) -> None:
         if self.skip(e.Cancelled):
             return
