@@ -21,7 +21,7 @@ from two_tier import MID, START_NS, two_tier
 from engine import Exchange, OrderType, Side
 from engine import unit_commands as u
 from engine.enums import TimeInForce
-from engine.reserve import SymbolReserve, check_reserve
+from engine.reserve import EMPTY, SymbolReserve, check_reserve
 
 SYMBOL = "XLAD"
 MAKERS = [f"m{n}" for n in range(3)]
@@ -130,3 +130,18 @@ def test_a_ladder_recount_is_the_drops_and_refreshes_one_by_one(seed, monkeypatc
         reference = run(seed, 600)
     for step, (got, want) in enumerate(zip(netted, reference, strict=True)):
         assert got == want, f"step {step}: {got[0]}"
+
+
+def test_a_side_a_first_ladder_leaves_out_is_a_ladder_of_its_own() -> None:
+    """A maker's first ladder on a symbol lists bids only: its ask side must be a new, empty
+    ladder, not the one of the shared ``EMPTY`` reserve, which the maker's later asks would
+    then fill in for every account with no order on the symbol."""
+    exchange = new_exchange()
+    exchange.execute(u.ReplaceLadder(account="m0", symbol=SYMBOL, bids=((MID - 10, 100),),
+                                     asks=None))
+    exchange.execute(u.PlaceOrder(account="m0", symbol=SYMBOL, side=Side.SELL,
+                                  type=OrderType.LIMIT, qty=100, price=MID + 10))
+    assert exchange.accounts["m0"].reserve_on(SYMBOL).plain[False].total == 100
+    assert [ladder.total for ladder in EMPTY.plain + EMPTY.reducing] == [0, 0, 0, 0]
+    for account in exchange.accounts.values():
+        check_reserve(account, exchange.instruments, exchange.mark)
