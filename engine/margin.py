@@ -232,6 +232,26 @@ def cross_health(account: Account, instruments: Mapping[str, Instrument],
     return Health(equity, maintenance)
 
 
+def cross_fails(account: Account, instruments: Mapping[str, Instrument],
+                marks: Mapping[str, int | None]) -> bool:
+    """``cross_health(...).is_liquidatable``, with the PnL inlined and no ``Health`` built:
+    the check of every account a fill moved (``Liquidator.check_moved_accounts``)."""
+    equity, maintenance = account.wallet, 0
+    for symbol, position in account.positions.items():
+        qty = position.qty
+        if qty and not position.isolated:
+            instrument, mark = instruments[symbol], marks[symbol]
+            assert mark is not None
+            value = qty * mark * instrument.cash_per_tick_lot
+            if qty > 0:
+                equity += value - position.cost
+                maintenance += instrument.maintenance_margin(value)
+            else:
+                equity += value + position.cost
+                maintenance += instrument.maintenance_margin(-value)
+    return maintenance > 0 and equity <= maintenance
+
+
 def isolated_health(instrument: Instrument, position: Position, mark: int) -> Health:
     return Health(position.isolated_margin
                   + position.unrealized_pnl(mark, instrument.cash_per_tick_lot),

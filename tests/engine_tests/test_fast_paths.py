@@ -22,7 +22,7 @@ from engine import Exchange, OrderType, Side
 from engine import events as ev
 from engine import unit_commands as u
 from engine.enums import StpMode, TimeInForce
-from engine.margin import collateral, collateral_behind
+from engine.margin import collateral, collateral_behind, cross_fails, cross_health
 
 SYMBOL = "XFAST"
 ACCOUNTS = [f"t{n}" for n in range(8)]
@@ -130,3 +130,21 @@ def test_collateral_is_collateral_behind_without_the_maintenance() -> None:
         for symbol in account.positions:
             assert collateral(account, symbol, INSTRUMENTS, marks) == (
                 collateral_behind(account, symbol, INSTRUMENTS, marks)[0])
+
+
+def test_cross_fails_is_the_cross_health_test() -> None:
+    """Setup: random accounts over the default instruments (cross and isolated positions,
+    wallets from zero to 15 % of the notional, marks up to 20 % from the entries, so that
+    about half fail): the lean test after a fill agrees with ``cross_health`` every time."""
+    rng = random.Random(6)
+    verdicts = []
+    for n in range(600):
+        account = random_account(rng, f"r{n}", ENTRY)
+        marks = {s: max(1, int(m * rng.uniform(0.8, 1.2))) for s, m in ENTRY.items()}
+        if n % 10 == 0:  # on the boundary: equity exactly the maintenance margin fails
+            health = cross_health(account, INSTRUMENTS, marks)
+            account.wallet += health.maintenance - health.equity
+        verdict = cross_health(account, INSTRUMENTS, marks).is_liquidatable
+        assert cross_fails(account, INSTRUMENTS, marks) is verdict, account.id
+        verdicts.append(verdict)
+    assert 100 < sum(verdicts) < 500, sum(verdicts)  # both outcomes, often
