@@ -9,6 +9,8 @@ A level that empties stays in the dict as a spare for its price (markets come ba
 same ticks), so a new order at a recently used price costs no allocation. It keeps its heap
 entry, now stale, until that entry reaches the top; spare levels are dropped in one pass once
 they outnumber the occupied ones by ``SPARE_SLACK``, so the ladder holds O(occupied) levels.
+Dropped levels go to a pool that new prices take theirs from (quotes that follow a moving
+market open a new level for most orders), so a level is allocated once, not once per price.
 
 Inside a level, orders queue in a ``deque`` (time priority). Cancelling from the middle of a
 deque would be O(n), so a cancelled order is only marked dead and the level's totals are
@@ -117,7 +119,7 @@ SPARE_SLACK = 256
 class BookSide:
     """One side of a book: a tick-indexed ladder of levels, the best level cached."""
 
-    __slots__ = ("is_bid", "sign", "by_price", "heap", "best", "occupied", "_spares_at")
+    __slots__ = ("is_bid", "sign", "by_price", "heap", "best", "occupied", "_spares_at", "_pool")
 
     def __init__(self, is_bid: bool) -> None:
         self.is_bid = is_bid
@@ -132,6 +134,9 @@ class BookSide:
         """Number of levels holding a live order."""
         self._spares_at = SPARE_SLACK + 1
         """Drop the spare levels before the ladder grows past this many levels."""
+        self._pool: list[Level] = []
+        """Dropped spare levels, empty and unranked, for new prices to re-use: moving quotes
+        open a new level for most orders, and a re-keyed level costs no allocation."""
 
     def __len__(self) -> int:
         return self.occupied
@@ -145,7 +150,13 @@ class BookSide:
         if level is None:
             if len(self.by_price) >= self._spares_at:
                 self._drop_spares()
-            level = self.by_price[price] = Level(price)
+            pool = self._pool
+            if pool:
+                level = pool.pop()
+                level.price = price
+            else:
+                level = Level(price)
+            self.by_price[price] = level
         return level
 
     def vacate(self, level: Level) -> None:
@@ -171,10 +182,17 @@ class BookSide:
         self.best = None
 
     def _drop_spares(self) -> None:
-        """Forget every spare level and re-rank the occupied ones. O(L), once per
+        """Move every spare level to the pool and re-rank the occupied ones. O(L), once per
         ``SPARE_SLACK`` or more levels created."""
         sign = self.sign
-        kept = {price: level for price, level in self.by_price.items() if level.count}
+        kept = {}
+        pool = self._pool
+        for price, level in self.by_price.items():
+            if level.count:
+                kept[price] = level
+            else:
+                level.ranked = False  # out of the heap rebuilt below
+                pool.append(level)
         self.by_price = kept
         self.heap = [sign * price for price in kept]
         heapify(self.heap)
@@ -343,6 +361,11 @@ class OrderBook:
                 raise InvariantViolation(f"{self.symbol}: heap order broken")
             if not (len(side.by_price) <= side._spares_at):
                 raise InvariantViolation(f"{self.symbol}: spare levels pile up")
+            for level in side._pool:
+                if (level.count or level.qty or level.orders or level.ranked
+                        or side.by_price.get(level.price) is level):
+                    raise InvariantViolation(
+                        f"{self.symbol}: pooled level {level.price} is in use")
             if occupied:
                 best = min(occupied.values(), key=lambda lv: sign * lv.price)
                 if side.best is not best or side.heap[0] != sign * best.price:

@@ -175,10 +175,15 @@ class OrderEntry:
                 return False
         position = account.positions.get(symbol)
         held = 0 if position is None else position.qty
-        if held and (held > 0) != is_buy and not solvent_at(
+        outbox = self.outbox
+        ioc_unread = tif is _IOC and e.Cancelled in outbox.skipped
+        if held and (held > 0) != is_buy and not ioc_unread and not solvent_at(
                 instrument, position, collateral(account, symbol, self.instruments, self.mark),
                 price):
-            return False  # a close the bankruptcy price may cap (``_execute``)
+            # a close the bankruptcy price may cap (``_execute``): a GTC order would not rest,
+            # an IOC's cancel would give that reason. An IOC that cannot trade leaves the same
+            # state either way, so when its cancel is not read the cap is moot.
+            return False
         per_lot = instrument.cash_per_tick_lot
         notional = price * qty * per_lot
         if notional < instrument.min_notional:
@@ -201,7 +206,19 @@ class OrderEntry:
             if (instrument.max_leverage_for(reach) if reach > instrument.tier_caps[0]
                     else instrument.tiers[0].max_leverage) < leverage:
                 return False
-        before, after = reserve.order_cost(instrument, held, mark, leverage, is_buy, price, qty)
+        if reserve.held:
+            before, after = reserve.order_cost(instrument, held, mark, leverage, is_buy, price,
+                                               qty)
+        else:  # ``order_cost`` with nothing resting: the order is the only level
+            before = 0
+            opening = qty - (-held if is_buy else held) if held and (held > 0) != is_buy else qty
+            if opening > 0:
+                after = ceil_div(opening * price * per_lot, leverage)
+                through = price - mark if is_buy else mark - price
+                if through > 0:
+                    after += opening * through * per_lot
+            else:
+                after = 0
         cost = after - before
         if cost > 0:
             cost += mul_rate_up(notional, instrument.taker_fee)
@@ -210,7 +227,6 @@ class OrderEntry:
         # accepted: what _submit, _open and _execute do for an order that cannot trade
         order_id = self.next_order_id
         self.next_order_id = order_id + 1
-        outbox = self.outbox
         if not outbox.skip(e.Accepted):
             outbox.emit(e.Accepted, order_id=order_id, account=account.id, symbol=symbol,
                         side=cmd.side, type=_LIMIT, qty=qty, tif=tif, post_only=False,

@@ -12,6 +12,7 @@ import engine.book as book_module
 from bench.compare import run_floor, run_perpsim, workload_b, workload_c
 from engine.book import COMPACT_SLACK, Order, OrderBook
 from engine.enums import OrderType, Side, StpMode
+from engine.errors import InvariantViolation
 from engine.matching import match
 
 
@@ -203,6 +204,42 @@ def test_spare_levels_are_dropped_once_they_outnumber_the_occupied_ones():
         assert len(book.asks.by_price) <= 2 * 1 + book_module.SPARE_SLACK + 1
     assert len(book.asks) == 1 and book.best_ask() == 1
     book.check_invariants()
+
+
+def test_dropped_levels_are_re_used_for_new_prices():
+    """A level dropped as a spare is re-keyed for the next new price, empty and unranked."""
+    book = OrderBook("X")
+    book.add(order(0, 1))
+    for oid in range(1, book_module.SPARE_SLACK + 2):
+        placed = order(oid, 10 + oid)
+        book.add(placed)
+        book.remove(placed)
+    pooled = list(book.asks._pool)
+    assert pooled and all(not lv.ranked and not lv.count for lv in pooled)
+    taken = pooled[-1]
+    book.add(order(10_000, 5_000))
+    assert book.asks.by_price[5_000] is taken and taken.price == 5_000 and taken.count == 1
+    assert [lv.price for lv in book.levels(Side.SELL)] == [1, 5_000]
+    book.check_invariants()
+
+
+@pytest.mark.parametrize("corrupt", ["count", "ranked", "listed"])
+def test_a_pooled_level_in_use_is_an_invariant_violation(corrupt):
+    book = OrderBook("X")
+    book.add(order(0, 1))
+    for oid in range(1, book_module.SPARE_SLACK + 2):
+        placed = order(oid, 10 + oid)
+        book.add(placed)
+        book.remove(placed)
+    level = book.asks._pool[0]
+    if corrupt == "count":
+        level.count = 1
+    elif corrupt == "ranked":
+        level.ranked = True
+    else:
+        book.asks._pool.append(book.asks.by_price[1])
+    with pytest.raises(InvariantViolation, match="pooled level"):
+        book.check_invariants()
 
 
 def test_a_taker_skips_the_cancelled_entries_at_the_front_of_a_level():

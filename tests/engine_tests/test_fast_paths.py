@@ -148,3 +148,79 @@ def test_cross_fails_is_the_cross_health_test() -> None:
         assert cross_fails(account, INSTRUMENTS, marks) is verdict, account.id
         verdicts.append(verdict)
     assert 100 < sum(verdicts) < 500, sum(verdicts)  # both outcomes, often
+
+
+def closing_command(rng: random.Random, exchange: Exchange) -> u.UnitCommand:
+    """Mostly a limit on the side that closes the account's position, priced so that it
+    cannot trade, from an account with no order resting on the symbol (about half the time):
+    sized to close part, all or more than all of the position, IOC or GTC; with the opens,
+    the withdrawals, the cancels, the big index moves and a deep-pocketed maker's quotes
+    that make such closes reach the bankruptcy price and the margin limit."""
+    mark = exchange.mark[SYMBOL] or MID
+    book = exchange.books[SYMBOL]
+    account = rng.choice(ACCOUNTS[:-1])
+    r = rng.random()
+    if r < 0.15:  # an open of up to about all the account can afford: near its bankruptcy
+        trader = exchange.accounts[account]
+        leverage = trader.leverage.get(SYMBOL, 20)
+        per_lot = exchange.instruments[SYMBOL].cash_per_tick_lot
+        affordable = trader.wallet * leverage // (mark * per_lot)
+        return u.PlaceOrder(account=account, symbol=SYMBOL,
+                            side=rng.choice([Side.BUY, Side.SELL]), type=OrderType.MARKET,
+                            qty=max(10, int(affordable * rng.uniform(0.3, 0.95))))
+    if r < 0.2:
+        maker = ACCOUNTS[-1]
+        is_buy = rng.random() < 0.5
+        offset = rng.randint(1, 200)
+        return u.PlaceOrder(account=maker, symbol=SYMBOL, side=Side.BUY if is_buy else Side.SELL,
+                            type=OrderType.LIMIT, qty=rng.choice([100, 1_000, 5_000]),
+                            price=mark - offset if is_buy else mark + offset)
+    if r < 0.35:  # the maker's quotes too: closes then meet a thin book far from the mark
+        return u.CancelAll(account=rng.choice(ACCOUNTS), symbol=SYMBOL)
+    if r < 0.4:  # all it can: the position is left near its bankruptcy price
+        free = exchange.view_account(account).max_withdraw
+        if free > 0:
+            return u.Withdraw(account=account, amount=free)
+        return u.Deposit(account=account, amount=rng.choice([50, 500]) * 10**8)
+    if r < 0.45:
+        return u.SetIndex(symbol=SYMBOL, price=max(1, mark + rng.choice([-1, 1]) * rng.choice(
+            [30, 300, 3_000, 9_000])))
+    held = exchange.accounts[account].position_qty(SYMBOL)
+    is_buy = held < 0 if held else rng.random() < 0.5
+    # up to 8 % through the mark (beyond a 50x bankruptcy price), short of the opposite
+    # best, so that it rests or expires
+    through = rng.randint(-600, 8_000)
+    best = book.best_ask() if is_buy else book.best_bid()
+    if is_buy:
+        price = mark + through if best is None else min(mark + through, best - 1)
+    else:
+        price = mark - through if best is None else max(mark - through, best + 1)
+    qty = max(1, int(abs(held) * rng.choice([0.3, 1, 1.4, 3])) if held else 100)
+    return u.PlaceOrder(account=account, symbol=SYMBOL, side=Side.BUY if is_buy else Side.SELL,
+                        type=OrderType.LIMIT, qty=qty, price=max(1, price),
+                        tif=rng.choice([TimeInForce.GTC, TimeInForce.IOC, TimeInForce.IOC]))
+
+
+@pytest.mark.parametrize("selected", [None, [ev.Trade, ev.Rejected]], ids=["all", "some"])
+@pytest.mark.parametrize("seed", range(4))
+def test_closes_that_cannot_trade_match_the_general_path(seed: int, selected) -> None:
+    rng = random.Random(100 + seed)
+    fast, general = new_pair(selected)
+    for exchange in (fast, general):  # 50x: a bankruptcy price within the band
+        for account in ACCOUNTS[:-1]:
+            exchange.execute(u.SetLeverage(account=account, symbol=SYMBOL, leverage=50))
+    seen: dict[str, int] = {}
+    for step in range(1_500):
+        command = closing_command(rng, fast)
+        got, want = fast.execute(command), general.execute(command)
+        assert got == want, f"step {step}: {command}"
+        assert fast.state_hash() == general.state_hash(), f"step {step}: {command}"
+        for event in want:
+            name = type(event).__name__
+            reason = getattr(event, "reason", None)
+            seen[name if reason is None else reason.value] = seen.get(
+                name if reason is None else reason.value, 0) + 1
+    fast.check_invariants()
+    if selected is None:  # the stream's reach
+        for kind in ("bankruptcy_price", "ioc_remainder", "insufficient_margin", "Fill"):
+            assert seen.get(kind, 0) > 0, (kind, seen)
