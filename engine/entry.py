@@ -509,9 +509,7 @@ class OrderEntry:
         trade_id = self.next_trade_id
         self.next_trade_id += 1
         self.last[symbol] = price
-        if not self.outbox.skip(e.Trade):
-            self.outbox.emit(e.Trade, trade_id=trade_id, symbol=symbol, price=price, qty=qty,
-                             taker_side=taker.side)
+        self.outbox.trade(trade_id, symbol, price, qty, taker.side)
         notional = instrument.notional(price, qty)
         taker_fee = mul_rate_up(notional, instrument.taker_fee) if taker_pays_fee else 0
         taker_account = self.ledger.owner(taker.account)
@@ -538,12 +536,8 @@ class OrderEntry:
             account.refresh_order(order)
         realized = self.ledger.settle_fill(account, symbol, qty if order.is_buy else -qty,
                                            price, fee, liquidated)
-        if not self.outbox.skip(e.Fill):
-            self.outbox.emit(e.Fill, trade_id=trade_id, order_id=order.order_id, account=account.id,
-                             symbol=order.symbol, side=order.side, price=price, qty=qty, fee=-fee,
-                             liquidity=liquidity, realized_pnl=realized,
-                             position=account.positions[order.symbol].qty,
-                             client_id=order.client_id)
+        self.outbox.fill(trade_id, order, account.id, price, qty, -fee, liquidity, realized,
+                         account.positions[symbol].qty)
 
     def _shrink(self, order: Order, qty: int, book: OrderBook | None) -> None:
         """Take ``qty`` off an order's size for reduce-only, keeping its place in the queue."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from engine import events as e
 from engine.book import Order
-from engine.enums import CancelReason
+from engine.enums import CancelReason, Liquidity, Side
 
 
 class Outbox:
@@ -52,6 +52,25 @@ class Outbox:
             self.seq += count
             return True
         return False
+
+    # the events of every fill, built with their fields named (``emit``'s ``**fields`` costs
+    # about a microsecond more an event, on the path of every trade)
+
+    def trade(self, trade_id: int, symbol: str, price: int, qty: int, taker_side: Side) -> None:
+        self.seq = seq = self.seq + 1
+        if e.Trade not in self.skipped:
+            self.out.append(e.Trade(seq=seq, ts=self.now, trade_id=trade_id, symbol=symbol,
+                                    price=price, qty=qty, taker_side=taker_side))
+
+    def fill(self, trade_id: int, order: Order, account_id: str, price: int, qty: int, fee: int,
+             liquidity: Liquidity, realized_pnl: int, position: int) -> None:
+        self.seq = seq = self.seq + 1
+        if e.Fill not in self.skipped:
+            self.out.append(e.Fill(
+                seq=seq, ts=self.now, trade_id=trade_id, order_id=order.order_id,
+                account=account_id, symbol=order.symbol, side=order.side, price=price, qty=qty,
+                fee=fee, liquidity=liquidity, realized_pnl=realized_pnl, position=position,
+                client_id=order.client_id))
 
     def cancelled(self, order: Order, reason: CancelReason) -> None:
         if self.skip(e.Cancelled):
