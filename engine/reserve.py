@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Iterator, Mapping
+from operator import mul, neg
 from typing import TYPE_CHECKING
 
 from engine.errors import InvariantViolation
@@ -75,11 +76,12 @@ class Ladder:
     def of(cls, is_buy: bool, lots: dict[int, int]) -> Ladder:
         """A ladder holding ``lots`` (price -> lots, every one above zero), taken as is: built
         in one pass where most of a side changes at once (a ladder replace)."""
-        ladder = cls(is_buy)
+        ladder = object.__new__(cls)  # no __init__: its dict and list would be replaced
+        ladder.is_buy = is_buy
         ladder.lots = lots
-        ladder.keys = sorted([-price for price in lots] if is_buy else lots)
+        ladder.keys = sorted(map(neg, lots)) if is_buy else sorted(lots)
         ladder.total = sum(lots.values())
-        ladder.value = sum([price * held for price, held in lots.items()])
+        ladder.value = sum(map(mul, lots, lots.values()))
         return ladder
 
     def best_first(self) -> Iterator[tuple[int, int]]:
