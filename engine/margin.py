@@ -305,6 +305,23 @@ def solvent_at(instrument: Instrument, position: Position, collateral: int, limi
     return collateral + position.cost >= value
 
 
+def bankruptcy_ticks(instrument: Instrument, position: Position, collateral: int) -> int | None:
+    """``solve_price(..., 0, False)`` rounded to the tick that leaves no deficit (up for a
+    long, down for a short), in integers: the waterfall asks it of every closing order a
+    liquidation sends, and a ``Fraction`` costs microseconds. None where no positive price
+    exists; a short's may round down to 0."""
+    qty = position.qty
+    if qty == 0:
+        return None
+    lots_value = abs(qty) * instrument.cash_per_tick_lot
+    # collateral + side x (Q x P x k - cost) = 0  =>  P = (cost - side x collateral) / (Q x k)
+    if qty > 0:
+        owed = position.cost - collateral
+        return -(-owed // lots_value) if owed > 0 else None
+    covered = collateral + position.cost
+    return covered // lots_value if covered > 0 else None
+
+
 def solve_price(instrument: Instrument, position: Position, collateral: int,
                 others_maintenance: int, maintenance: bool) -> Fraction | None:
     """The price (in ticks, exact) at which the margin test of ``position`` is met exactly.

@@ -11,6 +11,7 @@ rejections built (``select_events``).
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -22,7 +23,14 @@ from engine import Exchange, OrderType, Side
 from engine import events as ev
 from engine import unit_commands as u
 from engine.enums import StpMode, TimeInForce
-from engine.margin import collateral, collateral_behind, cross_fails, cross_health
+from engine.margin import (
+    bankruptcy_ticks,
+    collateral,
+    collateral_behind,
+    cross_fails,
+    cross_health,
+    solve_price,
+)
 
 SYMBOL = "XFAST"
 ACCOUNTS = [f"t{n}" for n in range(8)]
@@ -224,3 +232,25 @@ def test_closes_that_cannot_trade_match_the_general_path(seed: int, selected) ->
     if selected is None:  # the stream's reach
         for kind in ("bankruptcy_price", "ioc_remainder", "insufficient_margin", "Fill"):
             assert seen.get(kind, 0) > 0, (kind, seen)
+
+
+def test_bankruptcy_ticks_is_the_solved_price_rounded_to_the_solvent_tick() -> None:
+    """Setup: random accounts over the default instruments, collateral from deep in deficit
+    to far above the cost: the integer bankruptcy tick equals the exact ``Fraction`` solution
+    rounded up for a long and down for a short, and is None exactly where that is."""
+    rng = random.Random(7)
+    seen = {"long": 0, "short": 0, "none": 0}
+    for n in range(400):
+        account = random_account(rng, f"r{n}", ENTRY)
+        for symbol, position in account.positions.items():
+            instrument = INSTRUMENTS[symbol]
+            held = collateral(account, symbol, INSTRUMENTS, ENTRY) + rng.randint(
+                -position.cost, position.cost)
+            if n % 10 == 0:  # on the boundary: the collateral covers the cost exactly
+                held = position.cost if position.qty > 0 else -position.cost
+            price = solve_price(instrument, position, held, 0, False)
+            want = None if price is None else (
+                math.ceil(price) if position.qty > 0 else math.floor(price))
+            assert bankruptcy_ticks(instrument, position, held) == want, (position, held)
+            seen["none" if want is None else "long" if position.qty > 0 else "short"] += 1
+    assert min(seen.values()) > 20, seen
