@@ -25,7 +25,6 @@ through the order desk it is given (cancel, trade, refit reduce-only, fire trigg
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import TYPE_CHECKING, Protocol
@@ -42,11 +41,12 @@ from engine.enums import (
 )
 from engine.margin import (
     Health,
+    bankruptcy_ticks,
     collateral,
+    cross_fails,
     cross_health,
     isolated_health,
     maintenance_margin,
-    solve_price,
 )
 from engine.matching import crosses, match
 from engine.units import mul_rate_up
@@ -77,8 +77,8 @@ def bankruptcy_tick(instruments: Mapping[str, Instrument], marks: Mapping[str, i
     """The bankruptcy price on the tick that leaves the account no deficit: up for a long,
     down for a short (PERP-MECHANICS.md E13). At least one tick."""
     position = account.positions[symbol]
-    price = solve_price(instruments[symbol], position,
-                        collateral(account, symbol, instruments, marks), 0, False)
+    price = bankruptcy_ticks(instruments[symbol], position,
+                             collateral(account, symbol, instruments, marks))
     if price is None:
         # a long: the collateral covers the whole cost, any price is solvent. A short: no
         # price is, the rest of the account lost more than this position is worth; the
@@ -86,7 +86,7 @@ def bankruptcy_tick(instruments: Mapping[str, Instrument], marks: Mapping[str, i
         mark = marks[symbol]
         assert mark is not None
         return 1 if position.qty > 0 else mark
-    return max(1, math.ceil(price) if position.qty > 0 else math.floor(price))
+    return max(1, price)
 
 
 class Liquidator:
@@ -138,13 +138,14 @@ class Liquidator:
             for account_id in moved:
                 account = self.ledger.accounts[account_id]
                 isolated = [s for s, p in account.positions.items() if p.isolated and p.qty]
-                if cross_health(account, self.instruments, self.mark).is_liquidatable:
+                if cross_fails(account, self.instruments, self.mark):
                     self._liquidate(account, None)
                 elif account.wallet < 0:
                     self._pay_deficit(account)
-                for unit in sorted(isolated):
-                    if self._health(account, unit).is_liquidatable:
-                        self._liquidate(account, unit)
+                if isolated:
+                    for unit in sorted(isolated):
+                        if self._health(account, unit).is_liquidatable:
+                            self._liquidate(account, unit)
 
     def check_account(self, account: Account, isolated_symbol: str | None) -> None:
         """Liquidate the account's cross part (``None``) or one isolated position if it
