@@ -155,30 +155,6 @@ class Account:
         else:
             del self.open_on[symbol]
 
-    def list_quotes(self, symbol: str, quotes: list[Order]) -> None:
-        """``add_order`` of each of ``quotes``: new plain orders on ``symbol`` with no client
-        id, not resting yet (a ladder's new quotes; the replace counts them at the end)."""
-        orders = self.orders
-        for order in quotes:
-            orders[order.order_id] = order
-        self.open_on[symbol] = self.open_on.get(symbol, 0) + len(quotes)
-
-    def unlist_quotes(self, symbol: str, quotes: list[Order]) -> None:
-        """``unlist_order`` of each of ``quotes``, plain orders on ``symbol`` (a ladder's
-        cancelled quotes)."""
-        if not quotes:
-            return
-        orders, client_ids = self.orders, self.client_ids
-        for order in quotes:
-            del orders[order.order_id]
-            if order.client_id is not None:
-                del client_ids[order.client_id]
-        left = self.open_on[symbol] - len(quotes)
-        if left:
-            self.open_on[symbol] = left
-        else:
-            del self.open_on[symbol]
-
     def refresh_order(self, order: Order) -> None:
         """Re-read an open order into the running totals: call it whenever the order enters
         or leaves a book or its remaining quantity changes."""

@@ -42,7 +42,7 @@ from engine.margin import (
 from engine.matching import fillable, match
 from engine.outbox import Outbox
 from engine.refusals import Refusal
-from engine.reserve import EMPTY, Ladder, SymbolReserve, plain_margin
+from engine.reserve import EMPTY, Ladder, SymbolReserve, lone_order_margin, plain_margin
 from engine.triggers import TriggerBook, is_triggered
 from engine.units import RATE_SCALE, ceil_div, format_cash, mul_rate_up
 
@@ -209,16 +209,9 @@ class OrderEntry:
         if reserve.held:
             before, after = reserve.order_cost(instrument, held, mark, leverage, is_buy, price,
                                                qty)
-        else:  # ``order_cost`` with nothing resting: the order is the only level
+        else:  # ``order_cost`` with nothing resting on either side
             before = 0
-            opening = qty - (-held if is_buy else held) if held and (held > 0) != is_buy else qty
-            if opening > 0:
-                after = ceil_div(opening * price * per_lot, leverage)
-                through = price - mark if is_buy else mark - price
-                if through > 0:
-                    after += opening * through * per_lot
-            else:
-                after = 0
+            after = lone_order_margin(per_lot, held, mark, leverage, is_buy, price, qty)
         cost = after - before
         if cost > 0:
             cost += mul_rate_up(notional, instrument.taker_fee)
@@ -798,7 +791,7 @@ class OrderEntry:
         changed = []  # the orders shrunk or placed: the totals are replaced once, at the end
         for order in cancel:
             book.remove(order)
-        account.unlist_quotes(symbol, cancel)  # _close, but for the totals
+            account.unlist_order(order)  # _close, but for the totals
         if not outbox.skip_all(e.Cancelled, len(cancel)):
             for order in cancel:
                 outbox.cancelled(order, CancelReason.USER)
@@ -813,7 +806,8 @@ class OrderEntry:
                         side=_BUY if is_buy else _SELL, type=_LIMIT, qty=lots, price=price,
                         post_only=True)
                   for n, (is_buy, price, lots) in enumerate(new)]
-        account.list_quotes(symbol, placed)  # _open
+        for order in placed:
+            account.add_order(order)  # _open
         if not outbox.skip_all(e.Accepted, len(placed)):
             for order in placed:
                 outbox.emit(e.Accepted, order_id=order.order_id, account=account_id,
@@ -830,8 +824,6 @@ class OrderEntry:
                        leaving: set[int]) -> bool:
         """Would a post-only quote at ``price`` meet an opposite order that stays in the book?
         The account's own quotes that the same replace cancels do not count."""
-        if not book.would_cross(is_buy, price):  # the usual quote: no walk of the levels
-            return False
         for level in book.levels(Side.SELL if is_buy else Side.BUY):
             if level.price > price if is_buy else level.price < price:
                 return False

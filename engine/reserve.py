@@ -172,6 +172,18 @@ def plain_margin(plain: tuple[Ladder, Ladder], instrument: Instrument, position_
                plain[False].opening_reserve(max(0, position_qty), mark, per_lot, leverage))
 
 
+def lone_order_margin(per_lot: int, position_qty: int, mark: int, leverage: int, is_buy: bool,
+                      price: int, lots: int) -> int:
+    """The order margin of ``lots`` at ``price`` as the only order of its side: what the
+    position does not absorb opens, at ``price / leverage`` plus its loss through the mark."""
+    opening = max(0, lots - (max(0, -position_qty) if is_buy else max(0, position_qty)))
+    margin = ceil_div(opening * price * per_lot, leverage)
+    through = price - mark if is_buy else mark - price
+    if through > 0:
+        margin += opening * through * per_lot
+    return margin
+
+
 class SymbolReserve:
     """The running totals of one account's resting orders on one symbol."""
 
@@ -262,13 +274,8 @@ class SymbolReserve:
         other = (other_side.opening_reserve(other_close, mark, per_lot, leverage)
                  if other_side.total else 0)
         if not side.total:
-            # nothing rests on this side (an IOC taker's usual case): the order is its only
-            # level, and what opens of it is what the position does not absorb
-            opening = max(0, lots - side_close)
-            through = price - mark if is_buy else mark - price
-            after = ceil_div(opening * price * per_lot, leverage)
-            if through > 0:
-                after += opening * through * per_lot
+            # nothing rests on this side (an IOC taker's usual case): the order is its only level
+            after = lone_order_margin(per_lot, position_qty, mark, leverage, is_buy, price, lots)
             return max(0, other), max(after, other)
         value, loss = side.opening_parts(side_close, mark)
         before = max(ceil_div(value * per_lot, leverage) + loss * per_lot, other)

@@ -206,14 +206,20 @@ def test_spare_levels_are_dropped_once_they_outnumber_the_occupied_ones():
     book.check_invariants()
 
 
-def test_dropped_levels_are_re_used_for_new_prices():
-    """A level dropped as a spare is re-keyed for the next new price, empty and unranked."""
+def book_with_pooled_levels() -> OrderBook:
+    """One ask resting, and enough levels opened and emptied beside it to drop the spares."""
     book = OrderBook("X")
     book.add(order(0, 1))
     for oid in range(1, book_module.SPARE_SLACK + 2):
         placed = order(oid, 10 + oid)
         book.add(placed)
         book.remove(placed)
+    return book
+
+
+def test_dropped_levels_are_re_used_for_new_prices():
+    """A level dropped as a spare is re-keyed for the next new price, empty and unranked."""
+    book = book_with_pooled_levels()
     pooled = list(book.asks._pool)
     assert pooled and all(not lv.ranked and not lv.count for lv in pooled)
     taken = pooled[-1]
@@ -225,12 +231,7 @@ def test_dropped_levels_are_re_used_for_new_prices():
 
 @pytest.mark.parametrize("corrupt", ["count", "ranked", "listed"])
 def test_a_pooled_level_in_use_is_an_invariant_violation(corrupt):
-    book = OrderBook("X")
-    book.add(order(0, 1))
-    for oid in range(1, book_module.SPARE_SLACK + 2):
-        placed = order(oid, 10 + oid)
-        book.add(placed)
-        book.remove(placed)
+    book = book_with_pooled_levels()
     level = book.asks._pool[0]
     if corrupt == "count":
         level.count = 1
