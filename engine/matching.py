@@ -122,5 +122,5 @@ def fillable(book: OrderBook, is_buy: bool, limit: int, qty: int, account: str,
             fillable += size
             worst = price
             if fillable >= qty:
-                break
+                return fillable, worst  # before the walk looks for the next level
     return min(fillable, qty), worst

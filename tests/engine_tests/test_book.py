@@ -13,7 +13,7 @@ from bench.compare import run_floor, run_perpsim, workload_b, workload_c
 from engine.book import COMPACT_SLACK, Order, OrderBook
 from engine.enums import OrderType, Side, StpMode
 from engine.errors import InvariantViolation
-from engine.matching import match
+from engine.matching import fillable, match
 
 
 def order(oid: int, price: int, side: Side = Side.SELL) -> Order:
@@ -257,3 +257,26 @@ def test_a_taker_skips_the_cancelled_entries_at_the_front_of_a_level():
     assert fills == [(2, 100, 1)] and taker.filled == 1
     assert book.best_ask() is None and not book.asks.heap
     book.check_invariants()
+
+
+def test_the_dry_run_stops_at_the_level_that_completes_the_order(monkeypatch):
+    """``fillable`` (every market order's margin check) does not ask the walk for the level
+    after the one that fills it: past a moving market's gaps, that next level costs a walk
+    over empty ticks."""
+    book = OrderBook("X")
+    for oid, price in enumerate((100, 140, 190), start=1):
+        book.add(order(oid, price))
+    walked: list[int] = []
+    walk = book_module.BookSide.__iter__
+
+    def counted(side):
+        for level in walk(side):
+            walked.append(level.price)
+            yield level
+
+    monkeypatch.setattr(book_module.BookSide, "__iter__", counted)
+    assert fillable(book, True, 1 << 62, 2, "t", StpMode.EXPIRE_MAKER, lambda _: 0) == (2, 140)
+    assert walked == [100, 140]
+    walked.clear()
+    assert fillable(book, True, 1 << 62, 5, "t", StpMode.EXPIRE_MAKER, lambda _: 0) == (3, 190)
+    assert walked == [100, 140, 190]
