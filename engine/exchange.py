@@ -71,6 +71,8 @@ class Exchange:
         # the ledger's containers, shared (never replaced): the facade reads them
         self.accounts, self.screen = self.ledger.accounts, self.ledger.screen
         self.open_interest = self.ledger.open_interest
+        self._moved = self.ledger.moved
+        """Accounts whose positions moved in this command (the ledger's set, never replaced)."""
         self.books = {s: OrderBook(s) for s in self.instruments}
         """The order books: order entry writes them, pricing and the liquidator read them."""
         self.pricing = Pricing(self.instruments, self.books, self.ledger, self.outbox,
@@ -148,7 +150,8 @@ class Exchange:
             handler(command)
         except Refusal as refusal:
             self._reject(command, refusal.reason, refusal.message)
-        self.liquidator.check_moved_accounts()
+        if self._moved:  # most commands move no position: no call
+            self.liquidator.check_moved_accounts()
         return out
 
     def error(self, line: int, message: str) -> list[e.Event]:
@@ -208,10 +211,10 @@ class Exchange:
 
     def _after_mark_change(self, symbol: str) -> None:
         """Mark-triggered orders fire, then accounts that fail the margin test are
-        liquidated; liquidation fills can move the last price and fire more orders."""
+        liquidated; liquidation fills can move the last price and fire more orders (the
+        liquidator fires them once no account fails: its last step)."""
         self.entry.fire_triggers(symbol)
         self.liquidator.check_liquidations(symbol)
-        self.entry.fire_triggers(symbol)
 
     def _check_liquidations(self, symbol: str, cross_parts: Sequence[Account]) -> None:
         """Pricing's sweep at an unchanged mark or after a settlement, then the cross parts

@@ -106,7 +106,9 @@ class Liquidator:
     def check_liquidations(self, symbol: str) -> None:
         """Liquidate every holder of ``symbol`` that fails the margin test now, in account-id
         order. The numpy screen (engine/sweep.py) names the candidates; each is confirmed
-        exactly. ADL can leave a counterparty failing the test, so repeat until none does."""
+        exactly. ADL can leave a counterparty failing the test, so repeat until none does;
+        then the fund unwinds and every trigger the prices now reach fires (the exchange's
+        ``_after_mark_change`` counts on this last step)."""
         mark = self.mark[symbol]
         assert mark is not None
         while True:

@@ -79,6 +79,24 @@ def test_cross_liquidation_reduces_one_tier_then_stops(tier_two_long: Venue) -> 
     assert fund(v)["balance"] == "403.006195"
 
 
+def test_a_stop_on_the_last_price_fires_on_the_liquidation_fill_in_the_same_step(
+        tier_two_long: Venue) -> None:
+    """The liquidation of the test above sells into the 96.50 bid: that moves the last price
+    from 100.00 to 96.50, which reaches another account's stop on the last price (96.60).
+    It fires in the same step, after the liquidation, and sells into what is left of the
+    bid."""
+    v = tier_two_long
+    order(v, "mm", "buy", "500", "96.50")
+    v("deposit", account="stopper", amount="10000")
+    assert names(v("place", account="stopper", symbol=SILVER, side="sell", type="stop_market",
+                   qty="1", trigger_price="96.60", trigger_by="last")) == ["accepted"]
+    events = v("index", symbol=SILVER, price="96.81")
+    assert names(events) == ["mark", "trade", "fill", "fill", "liquidation", "triggered",
+                             "trade", "fill", "fill"]
+    assert of(events, "triggered")[0]["account"] == "stopper"
+    assert position(v, "stopper")["size"] == "-1.000"
+
+
 # -- an isolated position, alone ----------------------------------------------------------------
 
 
