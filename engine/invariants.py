@@ -92,6 +92,9 @@ def check_screen_mirrors_accounts(exchange: Exchange) -> None:
     """Every account the margin screen will not re-read must match its arrays exactly: a
     change to a wallet or position that forgot ``Ledger.touch`` would hide it from the sweep."""
     screen = exchange.screen
+    for symbol, table in screen.tables.items():
+        if any(reach < table.watch_floor for reach, _ in table.watch.values()):
+            raise InvariantViolation(f"{symbol}: a watched reach is below the watch's floor")
     for account_id, account in exchange.accounts.items():
         if account_id in screen.dirty:
             continue

@@ -192,6 +192,9 @@ class SymbolTable:
         """The holders the radius does not cover, by account id, with each one's reach (its
         ``Unit.reach_from`` this table's anchor): a sweep within the radius re-checks those
         the marks have moved as far as their reach."""
+        self.watch_floor = math.inf
+        """No watched reach is below it (the least when the watch was last walked; entries
+        that left since may have raised the least): a drift below it re-checks nothing."""
         self.isolated_units: dict[str, Unit] = {}
         """The unit of each isolated row, by account id."""
 
@@ -403,6 +406,8 @@ class MarginScreen:
             table.watch.pop(account_id, None)
             return
         table.watch[account_id] = (reach, unit)
+        if reach < table.watch_floor:
+            table.watch_floor = reach
         if len(table.watch) > WATCH_LIMIT:
             table.radius = 0.0
 
@@ -453,7 +458,9 @@ class MarginScreen:
     def _recheck(table: SymbolTable, drift: float) -> list[str]:
         """The watched holders that may fail now, the marks having moved ``drift`` from the
         table's anchor: each one the drift reaches is assessed again if the marks it holds
-        have left its own radius. O(watched)."""
+        have left its own radius. O(1) when the drift reaches none, else O(watched)."""
+        if drift < table.watch_floor:
+            return []
         found = []
         watch = table.watch
         for account_id, (reach, unit) in watch.items():
@@ -463,6 +470,7 @@ class MarginScreen:
             if unit.radius <= 0.0:
                 found.append(account_id)
             watch[account_id] = (unit.reach_from(table.anchor), unit)
+        table.watch_floor = min([reach for reach, _ in watch.values()], default=math.inf)
         return found
 
     def _sweep(self, table: SymbolTable) -> list[str]:
@@ -505,13 +513,17 @@ class MarginScreen:
             watched, table.radius = order[:WATCHED].tolist(), max(float(radii[order[WATCHED]]), 0.0)
         watch: dict[str, tuple[float, Unit]] = {}
         owners, isolated = table.owners, table.isolated
+        floor = math.inf
         for row in watched:
             account_id = owners[row]
             unit = (table.isolated_units if isolated[row] else self.cross_units)[account_id]
             unit.radius = radius = float(radii[row])
             unit.marks = tuple(leg.latest for leg, _, _ in unit.legs)
-            watch[account_id] = (max(radius, 0.0), unit)
-        table.watch = watch
+            reach = max(radius, 0.0)
+            watch[account_id] = (reach, unit)
+            if reach < floor:
+                floor = reach
+        table.watch, table.watch_floor = watch, floor
 
     def _drift(self, table: SymbolTable) -> float:
         """How far every mark has moved from its mark at the table's anchor: the largest

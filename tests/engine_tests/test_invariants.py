@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 from conftest import START, Venue
 
+from engine import unit_commands as u
 from engine.errors import InvariantViolation
 from engine.exchange import Exchange
 
@@ -56,6 +57,36 @@ def resting(ex: Exchange, account: str):
     return next(o for o in ex.accounts[account].orders.values() if o.live)
 
 
+def swept(ex: Exchange):
+    """The silver table of the margin screen after a mark move: every account re-read (none
+    dirty), the watch picked."""
+    ex.execute(u.SetIndex(symbol="XAGUSDT", price=7851))
+    assert not ex.screen.dirty
+    table = ex.screen.tables["XAGUSDT"]
+    assert table.watch and {"long", "short", "iso"} <= set(table.rows)
+    return table
+
+
+def stale_screen_wallet(ex: Exchange) -> None:
+    swept(ex)
+    ex.screen.wallet[ex.screen.index["long"]] += 1
+
+
+def row_of_an_idle_account(ex: Exchange) -> None:
+    ex.execute(u.Deposit(account="idle", amount=10**8))
+    swept(ex).rows["idle"] = 0
+
+
+def stale_screen_row(ex: Exchange) -> None:
+    table = swept(ex)
+    table.qty[table.rows["long"]] += 1
+
+
+def raised_watch_floor(ex: Exchange) -> None:
+    table = swept(ex)
+    table.watch_floor = max(reach for reach, _ in table.watch.values()) + 1.0
+
+
 CORRUPTIONS: list[tuple[str, Callable[[Exchange], None]]] = [
     ("cash != its ledger", lambda ex: setattr(ex.accounts["mm"], "deposited", 1)),
     ("reduce-only index is stale", lambda ex: ex.accounts["long"].reducing.clear()),
@@ -70,6 +101,12 @@ CORRUPTIONS: list[tuple[str, Callable[[Exchange], None]]] = [
     ("long: negative wallet", lambda ex: negative_wallet(ex, "long")),
     ("iso: negative wallet", lambda ex: negative_wallet(ex, "iso")),
     ("iso XAGUSDT: negative isolated margin", negative_isolated_margin),
+    # the margin screen mirrors every account it will not re-read
+    ("long: the screen's wallet is stale", stale_screen_wallet),
+    ("idle XAGUSDT: the screen holds a closed position", row_of_an_idle_account),
+    ("long XAGUSDT: missing from the screen", lambda ex: swept(ex).rows.pop("long")),
+    ("long XAGUSDT: the screen's row is stale", stale_screen_row),
+    ("XAGUSDT: a watched reach is below the watch's floor", raised_watch_floor),
 ]
 
 
