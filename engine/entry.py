@@ -515,7 +515,9 @@ class OrderEntry:
             maker_account.remove_order(maker)  # _close
         if maker_account.reducing.get(symbol):
             self.fit_reduce_only(maker_account, symbol)
-        if taker_account.reducing.get(symbol):
+        reducing = taker_account.reducing.get(symbol)
+        if reducing and (len(reducing) > 1 or taker.order_id not in reducing):
+            # (a reduce-only taker is listed there while it matches, but it does not rest)
             self.fit_reduce_only(taker_account, symbol)
         return trade_id
 
