@@ -293,8 +293,9 @@ class Pricing:
         if count:  # no premium sample falls in a span within one 5 s step: no book walk
             state.premium.add_scaled(self._premium(symbol), count)
         book = self.books[symbol]
-        bid, ask = book.best_bid(), book.best_ask()
-        if bid is not None and ask is not None:
+        best_bid, best_ask = book.bids.best, book.asks.best  # (best_bid(), best_ask(), inlined)
+        if best_bid is not None and best_ask is not None:
+            bid, ask = best_bid.price, best_ask.price
             index = self.index[symbol]
             assert index is not None
             samples = end // BASIS_SAMPLE_NS - start // BASIS_SAMPLE_NS

@@ -280,3 +280,29 @@ def test_the_dry_run_stops_at_the_level_that_completes_the_order(monkeypatch):
     walked.clear()
     assert fillable(book, True, 1 << 62, 5, "t", StpMode.EXPIRE_MAKER, lambda _: 0) == (3, 190)
     assert walked == [100, 140, 190]
+
+
+def test_adding_and_removing_in_one_loop_is_adding_and_removing_one_by_one():
+    """``add_all`` / ``remove_all`` (a ladder's quotes) leave the book, its queue order and
+    the orders' queue numbers exactly as ``add`` / ``remove`` of each would."""
+    def quotes(first: int) -> list[Order]:
+        return [order(first + n, price, side) for n, (price, side) in enumerate(
+            [(101, Side.SELL), (99, Side.BUY), (103, Side.SELL), (101, Side.SELL),
+             (97, Side.BUY), (99, Side.BUY)])]
+
+    def shape(book: OrderBook) -> list:
+        return [[(lv.price, lv.qty, [(o.order_id, o.queued) for o in lv.live_orders()])
+                 for lv in book.levels(side)] for side in (Side.BUY, Side.SELL)]
+
+    batched, single = OrderBook("X"), OrderBook("X")
+    placed_a, placed_b = quotes(1), quotes(1)
+    batched.add_all(placed_a)
+    for o in placed_b:
+        single.add(o)
+    assert shape(batched) == shape(single)
+    batched.remove_all(placed_a[::2])
+    for o in placed_b[::2]:
+        single.remove(o)
+    assert shape(batched) == shape(single) != [[], []]
+    for book in (batched, single):
+        book.check_invariants()
