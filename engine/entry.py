@@ -585,8 +585,9 @@ class OrderEntry:
         a fired order that trades can move the last price and fire more. Orders the prices do
         not reach are not looked at (engine/triggers.py)."""
         pending = self.conditional[symbol]
-        while pending:
-            fired = pending.next_fired(self.mark[symbol], self.last[symbol])
+        mark, last = self.mark, self.last
+        while True:  # (an empty book's reach is infinite: next_fired is then one test)
+            fired = pending.next_fired(mark[symbol], last[symbol])
             if fired is None:
                 return
             del pending[fired.order_id]
