@@ -5,7 +5,7 @@ bench/compare.py on seeded random streams."""
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import engine.book as book_module
@@ -282,27 +282,40 @@ def test_the_dry_run_stops_at_the_level_that_completes_the_order(monkeypatch):
     assert walked == [100, 140, 190]
 
 
-def test_adding_and_removing_in_one_loop_is_adding_and_removing_one_by_one():
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(99, 101), st.booleans(), st.booleans()),
+                         max_size=3 * COMPACT_SLACK), min_size=1, max_size=6))
+@example([[(100, False, n < 30) for n in range(40)]])  # 30 of 40 at one level: compacted
+def test_adding_and_removing_in_one_loop_is_adding_and_removing_one_by_one(rounds):
     """``add_all`` / ``remove_all`` (a ladder's quotes) leave the book, its queue order and
-    the orders' queue numbers exactly as ``add`` / ``remove`` of each would."""
-    def quotes(first: int) -> list[Order]:
-        return [order(first + n, price, side) for n, (price, side) in enumerate(
-            [(101, Side.SELL), (99, Side.BUY), (103, Side.SELL), (101, Side.SELL),
-             (97, Side.BUY), (99, Side.BUY)])]
-
+    the orders' queue numbers exactly as ``add`` / ``remove`` of each would: over rounds of
+    quotes on both sides that each take out the flagged live ones, best levels emptied and
+    levels compacted included (bids below 100, asks above)."""
     def shape(book: OrderBook) -> list:
-        return [[(lv.price, lv.qty, [(o.order_id, o.queued) for o in lv.live_orders()])
+        return [[(lv.price, lv.qty, [(o.order_id, o.queued) for o in lv.orders if o.live])
                  for lv in book.levels(side)] for side in (Side.BUY, Side.SELL)]
 
     batched, single = OrderBook("X"), OrderBook("X")
-    placed_a, placed_b = quotes(1), quotes(1)
-    batched.add_all(placed_a)
-    for o in placed_b:
-        single.add(o)
-    assert shape(batched) == shape(single)
-    batched.remove_all(placed_a[::2])
-    for o in placed_b[::2]:
-        single.remove(o)
-    assert shape(batched) == shape(single) != [[], []]
-    for book in (batched, single):
-        book.check_invariants()
+    live: list[tuple[Order, Order]] = []
+    oid = 0
+    for quotes in rounds:
+        pairs = []
+        for price, is_buy, _ in quotes:
+            oid += 1
+            price = price - 6 if is_buy else price + 6
+            side = Side.BUY if is_buy else Side.SELL
+            pairs.append((order(oid, price, side), order(oid, price, side)))
+        batched.add_all([a for a, _ in pairs])
+        for _, b in pairs:
+            single.add(b)
+        gone = live[:len(live) // 2] + [
+            pair for pair, (_, _, leaves) in zip(pairs, quotes, strict=True) if leaves]
+        live += pairs
+        batched.remove_all([a for a, _ in gone])
+        for _, b in gone:
+            single.remove(b)
+        left = {id(a) for a, _ in gone}
+        live = [pair for pair in live if id(pair[0]) not in left]
+        assert shape(batched) == shape(single)
+        for book in (batched, single):
+            book.check_invariants()
