@@ -53,3 +53,23 @@ def test_exchange_order_ids_are_the_sequence_the_runner_assumes():
         else:
             assert [e.reason for e in events] == ["no_liquidity"]
     assert seen and all(got == want for got, want in seen)
+
+
+def test_mix_against_runs_both_faces_in_their_own_processes_and_prints_the_ratio(capsys):
+    """bench/mix_against.py, with this tree standing in for the base (its wire face)."""
+    from pathlib import Path
+
+    from bench import mix_against
+
+    here = str(Path(mix_against.__file__).resolve().parent.parent)
+    assert mix_against.main([here, "--pairs", "1", "--seconds", "3", "--rounds", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("pair 1: base ") and " ms: x" in lines[0]
+    assert lines[-1].startswith("3 simulated s, best of 1 rounds a run: x")
+
+
+def test_mix_against_refuses_a_base_without_the_mix_in_one_line(tmp_path, capsys):
+    from bench import mix_against
+
+    assert mix_against.main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
