@@ -28,6 +28,10 @@ def check_invariants(exchange: Exchange) -> None:
         for symbol, position in account.positions.items():
             if not (position.isolated or position.isolated_margin == 0):
                 raise InvariantViolation(f"{account.id} {symbol}")
+            # the check after fills looks for isolated positions only on such accounts
+            if not (position.isolated == (symbol in account.isolated_symbols)):
+                raise InvariantViolation(
+                    f"{account.id} {symbol}: the position's margin mode is not the account's")
             # no wallet and no isolated margin below zero, open or closed (a funding payment
             # the margin cannot make is covered by the wallet, then the fund: _settle_funding)
             if not (position.isolated_margin >= 0):

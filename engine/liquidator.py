@@ -139,7 +139,9 @@ class Liquidator:
             self.ledger.moved.clear()
             for account_id in moved:
                 account = self.ledger.accounts[account_id]
-                isolated = [s for s, p in account.positions.items() if p.isolated and p.qty]
+                # (a position is isolated only in a symbol the account set isolated)
+                isolated = [s for s, p in account.positions.items() if p.isolated and p.qty
+                            ] if account.isolated_symbols else ()
                 if cross_fails(account, self.instruments, self.mark):
                     self._liquidate(account, None)
                 elif account.wallet < 0:

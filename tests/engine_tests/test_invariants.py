@@ -101,6 +101,9 @@ CORRUPTIONS: list[tuple[str, Callable[[Exchange], None]]] = [
     ("long: negative wallet", lambda ex: negative_wallet(ex, "long")),
     ("iso: negative wallet", lambda ex: negative_wallet(ex, "iso")),
     ("iso XAGUSDT: negative isolated margin", negative_isolated_margin),
+    # the check after fills finds isolated positions through the account's isolated symbols
+    ("iso XAGUSDT: the position's margin mode is not the account's",
+     lambda ex: ex.accounts["iso"].isolated_symbols.clear()),
     # the margin screen mirrors every account it will not re-read
     ("long: the screen's wallet is stale", stale_screen_wallet),
     ("idle XAGUSDT: the screen holds a closed position", row_of_an_idle_account),
