@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import random
 import sys
 import time
@@ -446,6 +447,11 @@ def main(argv: list[str] | None = None) -> int:
     workloads = args.workloads.split(",")
     for unknown in set(runners) - RUNNERS.keys() | set(workloads) - WORKLOADS.keys():
         parser.error(f"no runner or workload {unknown!r}")
+    # numpy's OpenBLAS starts a thread per core on import, and their start-up CPU lands in the
+    # first timed run of a process (twice the wall time of workload C's 60 ms): the engine's
+    # arrays need no BLAS threads, and a runner's CPU time should be its own
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
     ctx = multiprocessing.get_context("spawn")
     failed = False
     for name in workloads:

@@ -54,7 +54,8 @@ def _child(face: str, seconds: int, rounds: int) -> None:
 
 
 def _run(tree: Path, face: str, seconds: int, rounds: int) -> float:
-    env = dict(os.environ, PYTHONPATH=str(tree))
+    # (one OpenBLAS thread, as in compare.py: no idle thread's start-up in a run's CPU time)
+    env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", face,
                            "--seconds", str(seconds), "--rounds", str(rounds)],
                           cwd=tree, env=env, capture_output=True, text=True)
