@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from heapq import heapify, heappop, heappush
 from itertools import islice
 
@@ -310,39 +310,6 @@ class OrderBook:
         order.live = True
         self.orders[order.order_id] = order
 
-    def add_all(self, orders: Iterable[Order]) -> None:
-        """``add`` of each of ``orders``, in order, in one loop (a ladder's new quotes). The
-        same steps as ``add``, kept apart: a one-order call through this loop made the book's
-        every add a tenth slower (``bench/compare.py``, workload B); a test holds the two
-        equal."""
-        bids, asks, index = self.bids, self.asks, self.orders
-        queued = self._queued
-        for order in orders:
-            assert order.price is not None and not order.live and order.order_id not in index
-            side = bids if order.is_buy else asks
-            price = order.price
-            level = side.by_price.get(price)
-            if level is None:
-                level = side.level_for(price)
-            if not level.count:
-                # the level opens (half the orders of a busy book do): rank it unless its key
-                # is still in the heap, and make it the best if it is
-                side.occupied += 1
-                if not level.ranked:
-                    level.ranked = True
-                    heappush(side.heap, side.sign * price)
-                best = side.best
-                if best is None or (price > best.price if side.is_bid else price < best.price):
-                    side.best = level
-            level.orders.append(order)
-            level.qty += order.qty - order.filled
-            level.count += 1
-            queued += 1
-            order.queued = queued
-            order.live = True
-            index[order.order_id] = order
-        self._queued = queued
-
     def remove(self, order: Order) -> None:
         """Take ``order`` out of the book (cancelled or fully filled). O(1), O(log L) when
         its level was the best and empties."""
@@ -356,22 +323,6 @@ class OrderBook:
             side.vacate(level)
         elif len(level.orders) > 2 * count + COMPACT_SLACK:
             level.compact()
-
-    def remove_all(self, orders: Iterable[Order]) -> None:
-        """``remove`` of each of ``orders`` in one loop (a ladder's cancelled quotes); kept
-        apart from ``remove`` as ``add_all`` is from ``add``."""
-        bids, asks, index = self.bids, self.asks, self.orders
-        for order in orders:
-            side = bids if order.is_buy else asks
-            level = side.by_price[order.price]
-            level.qty -= order.qty - order.filled
-            order.live = False
-            del index[order.order_id]
-            count = level.count = level.count - 1
-            if not count:
-                side.vacate(level)
-            elif len(level.orders) > 2 * count + COMPACT_SLACK:
-                level.compact()
 
     def reduce(self, order: Order, qty: int, *, filled: bool) -> None:
         """Shrink a resting order in place, keeping its queue priority. Removes it at zero.

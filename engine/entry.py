@@ -792,8 +792,8 @@ class OrderEntry:
         plain = self._check_ladder_margin(account, instrument, reserve, plain_lots, new)
         outbox = self.outbox
         changed = []  # the orders shrunk or placed: the totals are replaced once, at the end
-        book.remove_all(cancel)
         for order in cancel:
+            book.remove(order)
             account.unlist_order(order)  # _close, but for the totals
         if not outbox.skip_all(e.Cancelled, len(cancel)):
             for order in cancel:
@@ -817,7 +817,8 @@ class OrderEntry:
                             symbol=symbol, side=order.side, type=_LIMIT, qty=order.qty,
                             tif=order.tif, post_only=True, reduce_only=False, stp=order.stp,
                             price=order.price)
-        book.add_all(placed)
+        for order in placed:
+            book.add(order)
         changed += placed
         account.replace_quotes(symbol, cancel, changed, plain)
 

@@ -286,36 +286,36 @@ def test_the_dry_run_stops_at_the_level_that_completes_the_order(monkeypatch):
 @given(st.lists(st.lists(st.tuples(st.integers(99, 101), st.booleans(), st.booleans()),
                          max_size=3 * COMPACT_SLACK), min_size=1, max_size=6))
 @example([[(100, False, n < 30) for n in range(40)]])  # 30 of 40 at one level: compacted
-def test_adding_and_removing_in_one_loop_is_adding_and_removing_one_by_one(rounds):
-    """``add_all`` / ``remove_all`` (a ladder's quotes) leave the book, its queue order and
-    the orders' queue numbers exactly as ``add`` / ``remove`` of each would: over rounds of
-    quotes on both sides that each take out the flagged live ones, best levels emptied and
-    levels compacted included (bids below 100, asks above)."""
-    def shape(book: OrderBook) -> list:
-        return [[(lv.price, lv.qty, [(o.order_id, o.queued) for o in lv.orders if o.live])
-                 for lv in book.levels(side)] for side in (Side.BUY, Side.SELL)]
-
-    batched, single = OrderBook("X"), OrderBook("X")
-    live: list[tuple[Order, Order]] = []
+def test_adds_and_removes_leave_the_levels_a_list_of_the_live_orders_would(rounds):
+    """Rounds of quotes on both sides (bids below 100, asks above), each round taking out the
+    older half of the live orders and its own flagged ones, as a ladder's replaces do: the
+    levels, best first, hold exactly the live orders in arrival order with their totals and
+    queue numbers (a plain list is the model), and the book's invariants hold (best levels
+    emptied and levels compacted included)."""
+    book = OrderBook("X")
+    live: list[Order] = []  # the model: every resting order, in arrival order
+    queued: dict[int, int] = {}
     oid = 0
     for quotes in rounds:
-        pairs = []
+        placed = []
         for price, is_buy, _ in quotes:
             oid += 1
-            price = price - 6 if is_buy else price + 6
-            side = Side.BUY if is_buy else Side.SELL
-            pairs.append((order(oid, price, side), order(oid, price, side)))
-        batched.add_all([a for a, _ in pairs])
-        for _, b in pairs:
-            single.add(b)
+            placed.append(order(oid, price - 6 if is_buy else price + 6,
+                                Side.BUY if is_buy else Side.SELL))
         gone = live[:len(live) // 2] + [
-            pair for pair, (_, _, leaves) in zip(pairs, quotes, strict=True) if leaves]
-        live += pairs
-        batched.remove_all([a for a, _ in gone])
-        for _, b in gone:
-            single.remove(b)
-        left = {id(a) for a, _ in gone}
-        live = [pair for pair in live if id(pair[0]) not in left]
-        assert shape(batched) == shape(single)
-        for book in (batched, single):
-            book.check_invariants()
+            o for o, (_, _, leaves) in zip(placed, quotes, strict=True) if leaves]
+        for o in placed:
+            book.add(o)
+            queued[o.order_id] = len(queued) + 1
+        for o in gone:
+            book.remove(o)
+        live = [o for o in live + placed if o not in gone]
+        for side, best_first in ((Side.BUY, -1), (Side.SELL, 1)):
+            prices = sorted({o.price for o in live if o.side is side},
+                            key=lambda p: best_first * p)
+            expected = [(p, sum(o.remaining for o in live if o.side is side and o.price == p),
+                         [(o.order_id, queued[o.order_id]) for o in live
+                          if o.side is side and o.price == p]) for p in prices]
+            assert [(lv.price, lv.qty, [(o.order_id, o.queued) for o in lv.live_orders()])
+                    for lv in book.levels(side)] == expected
+        book.check_invariants()
